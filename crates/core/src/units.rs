@@ -1,0 +1,92 @@
+//! Units as types: frames of audio, CD sector addresses.
+
+use std::fmt;
+
+/// A count of PCM frames (one sample per channel).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Frames(pub u64);
+
+impl Frames {
+    /// Duration in seconds at `sample_rate`.
+    pub fn seconds(self, sample_rate: u32) -> f64 {
+        if sample_rate == 0 {
+            0.0
+        } else {
+            self.0 as f64 / f64::from(sample_rate)
+        }
+    }
+}
+
+/// A logical block address on a CD (one sector = 2352 bytes of CD-DA = 588 frames).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Lba(pub i32);
+
+/// Minutes, seconds and frames (75 per second) of a CD address (Red Book).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Msf {
+    pub m: u8,
+    pub s: u8,
+    pub f: u8,
+}
+
+/// Sectors per second of CD-DA (Red Book).
+pub const SECTORS_PER_SECOND: i32 = 75;
+/// The LBA of MSF 00:00:00 is -150: the 2-second lead-in before LBA 0 (MMC-6 §6.26.3.1).
+pub const MSF_LBA_OFFSET: i32 = 150;
+
+impl Msf {
+    /// The MSF address of an LBA (`None` outside 00:00:00..99:59:74).
+    pub fn from_lba(lba: Lba) -> Option<Msf> {
+        let abs = lba.0.checked_add(MSF_LBA_OFFSET)?;
+        if !(0..100 * 60 * SECTORS_PER_SECOND).contains(&abs) {
+            return None;
+        }
+        Some(Msf {
+            m: (abs / (60 * SECTORS_PER_SECOND)) as u8,
+            s: (abs / SECTORS_PER_SECOND % 60) as u8,
+            f: (abs % SECTORS_PER_SECOND) as u8,
+        })
+    }
+
+    /// The LBA of this address.
+    pub fn to_lba(self) -> Lba {
+        Lba(
+            (i32::from(self.m) * 60 + i32::from(self.s)) * SECTORS_PER_SECOND + i32::from(self.f)
+                - MSF_LBA_OFFSET,
+        )
+    }
+}
+
+impl fmt::Display for Msf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}:{:02}", self.m, self.s, self.f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msf_round_trips() {
+        assert_eq!(Msf::from_lba(Lba(0)), Some(Msf { m: 0, s: 2, f: 0 }));
+        assert_eq!(Msf { m: 0, s: 2, f: 0 }.to_lba(), Lba(0));
+        for lba in [-150, -1, 0, 1, 74, 75, 4499, 4500, 449_849] {
+            let msf = Msf::from_lba(Lba(lba)).expect("in range");
+            assert_eq!(msf.to_lba(), Lba(lba));
+        }
+        assert_eq!(Msf::from_lba(Lba(-151)), None);
+        assert_eq!(Msf::from_lba(Lba(449_850)), None);
+        assert_eq!(Msf { m: 1, s: 2, f: 3 }.to_string(), "01:02:03");
+    }
+
+    #[test]
+    fn frames_to_seconds() {
+        assert_eq!(Frames(88200).seconds(44100), 2.0);
+        assert_eq!(Frames(1).seconds(0), 0.0);
+    }
+}
