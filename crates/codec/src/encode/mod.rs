@@ -6,6 +6,13 @@ use aj_core::{AudioSpec, Block};
 
 use crate::{Error, Format};
 
+mod aiff;
+mod flac;
+mod mp3;
+mod opus;
+mod vorbis;
+mod wav;
+
 /// Encoder settings from the command line; `None` means the format's default.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EncoderOptions {
@@ -33,7 +40,23 @@ pub trait Encoder: Send {
     fn finish(self: Box<Self>) -> Result<(), Error>;
 }
 
+/// The spec an encoder of `format` takes for a source of `spec`: integer
+/// formats keep the source's depth (float sources become `float_bits`-bit
+/// integers), lossy formats take float. The caller converts to it (aj-dsp).
+pub fn input_spec(format: Format, spec: AudioSpec, float_bits: u8) -> AudioSpec {
+    use aj_core::SampleFormat::{Float, Int};
+    let format_out = match (format, spec.format) {
+        (Format::Mp3 | Format::Ogg | Format::Opus, _) => Float,
+        (Format::Wav, Float) => Float,
+        (Format::Aiff | Format::Flac, Float) => Int { bits: float_bits },
+        (Format::Flac, Int { bits }) => Int { bits: bits.max(4) },
+        (_, Int { bits }) => Int { bits },
+    };
+    AudioSpec { format: format_out, ..spec }
+}
+
 /// Starts an encoder writing `format` into `file`, which is empty and seekable.
+/// `spec` must be what [`input_spec`] returns for this format.
 ///
 /// # Errors
 /// [`Error::Unsupported`] when the format cannot hold `spec` (for example MP3
@@ -44,6 +67,13 @@ pub fn create(
     options: &EncoderOptions,
     file: File,
 ) -> Result<Box<dyn Encoder>, Error> {
-    let _ = (spec, options, file);
-    Err(Error::Unsupported(format!("{format} encoding is not built yet")))
+    spec.validate()?;
+    match format {
+        Format::Wav => wav::create(spec, options, file),
+        Format::Aiff => aiff::create(spec, options, file),
+        Format::Flac => flac::create(spec, options, file),
+        Format::Mp3 => mp3::create(spec, options, file),
+        Format::Ogg => vorbis::create(spec, options, file),
+        Format::Opus => opus::create(spec, options, file),
+    }
 }
