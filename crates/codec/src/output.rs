@@ -1,1 +1,164 @@
 //! Atomic output files.
+//!
+//! An output is written to a hidden temporary file beside its target
+//! (`.NAME.XXXXXX.aj-tmp`), then fsynced and renamed over the target in one
+//! step, and the folder is fsynced. Until [`PendingOutput::commit`] succeeds
+//! nothing exists at the target path; dropping a `PendingOutput` (an error, a
+//! cancel) removes the temporary file.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// A file being written, not yet visible at its final path.
+#[derive(Debug)]
+pub struct PendingOutput {
+    target: PathBuf,
+    temp: tempfile::NamedTempFile,
+    overwrite: bool,
+}
+
+impl PendingOutput {
+    /// Creates the temporary file beside `target`.
+    ///
+    /// # Errors
+    /// [`Error::Exists`] when `target` exists and `overwrite` is false;
+    /// [`Error::Io`] when the folder is missing or not writable.
+    pub fn create(target: &Path, overwrite: bool) -> Result<Self, Error> {
+        if !overwrite && target.symlink_metadata().is_ok() {
+            return Err(Error::Exists(target.to_path_buf()));
+        }
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".aj-tmp");
+        #[cfg(unix)]
+        {
+            // An output is an ordinary file: 0666 less the umask, not 0600.
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder
+            .tempfile_in(dir)
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("cannot write in {}: {e}", dir.display()))))?;
+        Ok(PendingOutput { target: target.to_path_buf(), temp, overwrite })
+    }
+
+    /// A second handle on the temporary file, for an encoder to write through.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the handle cannot be duplicated.
+    pub fn file(&self) -> Result<File, Error> {
+        Ok(self.temp.as_file().try_clone()?)
+    }
+
+    /// Where the temporary file is (for tag writers and verification).
+    pub fn temp_path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// Where the output will be once committed.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes the file to disk and renames it to the target.
+    ///
+    /// # Errors
+    /// [`Error::Exists`] when the target appeared meanwhile and overwriting was
+    /// not asked; [`Error::Io`] when syncing or renaming fails. On error the
+    /// temporary file is removed.
+    pub fn commit(self) -> Result<(), Error> {
+        self.temp.as_file().sync_all()?;
+        let target = self.target;
+        if self.overwrite {
+            self.temp.persist(&target).map_err(|e| Error::Io(e.error))?;
+        } else {
+            self.temp.persist_noclobber(&target).map_err(|e| {
+                if e.error.kind() == io::ErrorKind::AlreadyExists {
+                    Error::Exists(target.clone())
+                } else {
+                    Error::Io(e.error)
+                }
+            })?;
+        }
+        if let Some(dir) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // Make the rename itself durable; not all filesystems allow this.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn nothing_at_target_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.flac");
+        let p = PendingOutput::create(&target, false).unwrap();
+        p.file().unwrap().write_all(b"data").unwrap();
+        assert!(!target.exists());
+        let temp = p.temp_path().to_path_buf();
+        assert!(temp.file_name().unwrap().to_string_lossy().ends_with(".aj-tmp"));
+        p.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"data");
+        assert!(!temp.exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+            assert_eq!(mode & 0o600, 0o600);
+            assert_ne!(mode & 0o066, 0, "made like any other file, not private: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn dropped_output_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.wav");
+        let p = PendingOutput::create(&target, false).unwrap();
+        p.file().unwrap().write_all(b"partial").unwrap();
+        drop(p);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn existing_target_is_kept_unless_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.wav");
+        std::fs::write(&target, b"old").unwrap();
+        assert!(matches!(PendingOutput::create(&target, false), Err(Error::Exists(_))));
+        let p = PendingOutput::create(&target, true).unwrap();
+        p.file().unwrap().write_all(b"new").unwrap();
+        p.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+
+        // The target appearing while we wrote is not clobbered either.
+        let t2 = dir.path().join("race.wav");
+        let p = PendingOutput::create(&t2, false).unwrap();
+        std::fs::write(&t2, b"theirs").unwrap();
+        assert!(matches!(p.commit(), Err(Error::Exists(_))));
+        assert_eq!(std::fs::read(&t2).unwrap(), b"theirs");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn missing_folder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = PendingOutput::create(&dir.path().join("no/such/out.wav"), false).unwrap_err();
+        assert!(e.to_string().contains("cannot write in"), "{e}");
+    }
+}

@@ -11,6 +11,8 @@
 //!
 //! This crate does no I/O.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -52,12 +54,20 @@ pub struct AudioSpec {
 impl AudioSpec {
     /// An integer spec.
     pub fn int(sample_rate: u32, channels: u16, bits: u8) -> Self {
-        AudioSpec { sample_rate, channels, format: SampleFormat::Int { bits } }
+        AudioSpec {
+            sample_rate,
+            channels,
+            format: SampleFormat::Int { bits },
+        }
     }
 
     /// A float spec.
     pub fn float(sample_rate: u32, channels: u16) -> Self {
-        AudioSpec { sample_rate, channels, format: SampleFormat::Float }
+        AudioSpec {
+            sample_rate,
+            channels,
+            format: SampleFormat::Float,
+        }
     }
 
     /// Checks the fields are in the ranges this suite handles.
@@ -66,7 +76,10 @@ impl AudioSpec {
     /// [`Error::InvalidSpec`] naming the field that is out of range.
     pub fn validate(&self) -> Result<(), Error> {
         if self.sample_rate == 0 || self.sample_rate > 1_048_575 {
-            return Err(Error::InvalidSpec(format!("sample rate {} Hz", self.sample_rate)));
+            return Err(Error::InvalidSpec(format!(
+                "sample rate {} Hz",
+                self.sample_rate
+            )));
         }
         if self.channels == 0 || self.channels > 64 {
             return Err(Error::InvalidSpec(format!("{} channels", self.channels)));
@@ -209,7 +222,10 @@ pub enum Error {
     #[error("unsupported audio format: {0}")]
     InvalidSpec(String),
     #[error("block does not match the stream: expected {expected:?}, got {actual:?}")]
-    SpecMismatch { expected: AudioSpec, actual: AudioSpec },
+    SpecMismatch {
+        expected: AudioSpec,
+        actual: AudioSpec,
+    },
     #[error("cancelled")]
     Cancelled,
     #[error("{0}")]
@@ -256,7 +272,10 @@ mod tests {
 
     #[test]
     fn block_counts_frames() {
-        let b = Block { spec: AudioSpec::int(44100, 2, 16), samples: Samples::Int(vec![0; 10]) };
+        let b = Block {
+            spec: AudioSpec::int(44100, 2, 16),
+            samples: Samples::Int(vec![0; 10]),
+        };
         assert_eq!(b.frames(), 5);
         assert!(b.as_float().is_none());
     }

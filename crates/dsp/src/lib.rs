@@ -5,5 +5,7 @@
 //! drops); [`resample`] changes the sample rate. With no stage asked for, the
 //! pipeline does not touch samples: lossless stays bit-exact.
 
+#![forbid(unsafe_code)]
+
 pub mod convert;
 pub mod resample;

@@ -3,6 +3,7 @@
 //! Everything here is generated from fixed parameters and seeds, so a test's
 //! input is described fully by the call that made it. Not for production use.
 
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
@@ -39,7 +40,14 @@ pub fn full_scale(bits: u8) -> i64 {
 
 /// Interleaved integer sine, `amplitude` in 0..=1 of full scale, each channel
 /// at `freq * (channel + 1)` so channels differ.
-pub fn sine(frames: usize, channels: u16, rate: u32, bits: u8, freq: f64, amplitude: f64) -> Vec<i32> {
+pub fn sine(
+    frames: usize,
+    channels: u16,
+    rate: u32,
+    bits: u8,
+    freq: f64,
+    amplitude: f64,
+) -> Vec<i32> {
     let fs = full_scale(bits) as f64;
     let mut out = Vec::with_capacity(frames * channels as usize);
     for i in 0..frames {
@@ -56,7 +64,9 @@ pub fn sine(frames: usize, channels: u16, rate: u32, bits: u8, freq: f64, amplit
 pub fn noise(frames: usize, channels: u16, bits: u8, seed: u64) -> Vec<i32> {
     let mut rng = Rng::new(seed);
     let fs = full_scale(bits) as f64;
-    (0..frames * channels as usize).map(|_| (rng.next_f64() * fs).round() as i32).collect()
+    (0..frames * channels as usize)
+        .map(|_| (rng.next_f64() * fs).round() as i32)
+        .collect()
 }
 
 /// A linear sweep from `f0` to `f1` Hz over the whole length.
@@ -66,7 +76,8 @@ pub fn sweep(frames: usize, channels: u16, rate: u32, bits: u8, f0: f64, f1: f64
     let mut out = Vec::with_capacity(frames * channels as usize);
     for i in 0..frames {
         let t = i as f64 / f64::from(rate);
-        let phase = 2.0 * std::f64::consts::PI * (f0 * t + (f1 - f0) * t * t / (2.0 * dur.max(1e-9)));
+        let phase =
+            2.0 * std::f64::consts::PI * (f0 * t + (f1 - f0) * t * t / (2.0 * dur.max(1e-9)));
         let v = (phase.sin() * fs).round() as i32;
         for _ in 0..channels {
             out.push(v);
@@ -78,7 +89,10 @@ pub fn sweep(frames: usize, channels: u16, rate: u32, bits: u8, f0: f64, f1: f64
 /// Bytes of a canonical PCM WAV file (44-byte header) holding `samples`
 /// (interleaved, right-justified) at 8, 16, 24 or 32 bits.
 pub fn wav_bytes(samples: &[i32], channels: u16, rate: u32, bits: u8) -> Vec<u8> {
-    assert!(matches!(bits, 8 | 16 | 24 | 32), "wav_bytes writes whole-byte depths");
+    assert!(
+        matches!(bits, 8 | 16 | 24 | 32),
+        "wav_bytes writes whole-byte depths"
+    );
     let bytes = usize::from(bits / 8);
     let data_len = samples.len() * bytes;
     let mut v = Vec::with_capacity(44 + data_len);
@@ -107,7 +121,8 @@ pub fn wav_bytes(samples: &[i32], channels: u16, rate: u32, bits: u8) -> Vec<u8>
 /// Writes [`wav_bytes`] to `path`.
 pub fn write_wav(path: &Path, samples: &[i32], channels: u16, rate: u32, bits: u8) {
     let mut f = std::fs::File::create(path).unwrap();
-    f.write_all(&wav_bytes(samples, channels, rate, bits)).unwrap();
+    f.write_all(&wav_bytes(samples, channels, rate, bits))
+        .unwrap();
 }
 
 /// The folder of the FLAC decoder testbench, when it is present beside the
@@ -139,7 +154,10 @@ pub fn have_tool(name: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !found {
-        assert!(!tools_required(), "{name} is required (AJ_REQUIRE_TOOLS=1) but not installed");
+        assert!(
+            !tools_required(),
+            "{name} is required (AJ_REQUIRE_TOOLS=1) but not installed"
+        );
         eprintln!("skipping: {name} not installed");
     }
     found
@@ -155,7 +173,10 @@ mod tests {
         assert_ne!(noise(100, 2, 16, 7), noise(100, 2, 16, 8));
         for bits in [8u8, 16, 24, 32] {
             let fs = full_scale(bits);
-            for s in noise(1000, 1, bits, 1).into_iter().chain(sine(1000, 2, 44100, bits, 997.0, 1.0)) {
+            for s in noise(1000, 1, bits, 1)
+                .into_iter()
+                .chain(sine(1000, 2, 44100, bits, 997.0, 1.0))
+            {
                 assert!(i64::from(s) <= fs && i64::from(s) >= -fs - 1);
             }
         }

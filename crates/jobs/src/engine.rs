@@ -1,0 +1,143 @@
+//! The engine: runs a job's items on worker threads and reports events.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use aj_core::CancelToken;
+
+use crate::convert::{self, ConvertSpec, Item, ItemOutcome};
+
+/// Every kind of job the engine runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobSpec {
+    Convert(ConvertSpec),
+}
+
+/// What a running job reports. Serialised with an `"event"` field naming the
+/// variant (`file_started`, `progress`, …), one JSON object per event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The job expanded into `files` items.
+    JobStarted {
+        files: usize,
+        threads: usize,
+    },
+    FileStarted {
+        index: usize,
+        input: PathBuf,
+        output: PathBuf,
+        total_frames: Option<u64>,
+        sample_rate: u32,
+    },
+    /// Throttled to a few per second per file.
+    Progress {
+        index: usize,
+        input: PathBuf,
+        frames: u64,
+        total_frames: Option<u64>,
+        percent: Option<f64>,
+    },
+    /// The stage changed within a file (`"encode"`, `"verify"`).
+    Stage {
+        index: usize,
+        input: PathBuf,
+        stage: String,
+    },
+    FileDone {
+        index: usize,
+        input: PathBuf,
+        output: PathBuf,
+        frames: u64,
+        verified: bool,
+    },
+    FileFailed {
+        index: usize,
+        input: PathBuf,
+        error: String,
+    },
+    FileSkipped {
+        index: usize,
+        input: PathBuf,
+        output: Option<PathBuf>,
+        reason: String,
+    },
+    Summary(Summary),
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub ok: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub cancelled: bool,
+}
+
+impl Summary {
+    /// True when nothing failed and the job was not cancelled.
+    pub fn success(&self) -> bool {
+        self.failed == 0 && !self.cancelled
+    }
+}
+
+/// Runs `spec` to the end (or until `cancel`), calling `on_event` for every
+/// event from any worker thread. The last event is always [`Event::Summary`].
+pub fn run(spec: &JobSpec, cancel: &CancelToken, on_event: &(dyn Fn(Event) + Sync)) -> Summary {
+    match spec {
+        JobSpec::Convert(c) => run_convert(c, cancel, on_event),
+    }
+}
+
+fn run_convert(
+    spec: &ConvertSpec,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Summary {
+    let plan = convert::plan(spec);
+    let threads = spec.threads().min(plan.len()).max(1);
+    on_event(Event::JobStarted {
+        files: plan.len(),
+        threads,
+    });
+    let summary = Mutex::new(Summary::default());
+    let next = AtomicUsize::new(0);
+    let tally = |outcome: &ItemOutcome| {
+        let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            ItemOutcome::Done => s.ok += 1,
+            ItemOutcome::Failed => s.failed += 1,
+            ItemOutcome::Skipped => s.skipped += 1,
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = plan.get(i) else { break };
+                let outcome = if cancel.is_cancelled() {
+                    on_event(skip(item, "cancelled"));
+                    ItemOutcome::Skipped
+                } else {
+                    convert::run_item(spec, item, cancel, on_event)
+                };
+                tally(&outcome);
+            });
+        }
+    });
+    let mut s = summary.into_inner().unwrap_or_else(|p| p.into_inner());
+    s.cancelled = cancel.is_cancelled();
+    on_event(Event::Summary(s));
+    s
+}
+
+fn skip(item: &Item, reason: &str) -> Event {
+    Event::FileSkipped {
+        index: item.index,
+        input: item.input.clone(),
+        output: item.output.clone().ok(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,100 @@
+//! Raw command-line flags, as clap parses them. Validation happens in each
+//! command (`cmd/`), which turns these into a job spec.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aj",
+    version,
+    about = "AudioJuggler: a suite of audio utilities — converter, CD grabber, recorder and burner",
+    long_about = None,
+    after_help = "Run 'aj COMMAND --help' for the options of a command."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert audio files to WAV, AIFF, FLAC, MP3, Ogg Vorbis or Opus
+    Convert(ConvertArgs),
+    /// Show what audio files hold: format, stream, duration, tags, pictures
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  aj convert album/ -f flac -o ~/Music/flac        every audio file under album/, tree kept
+  aj convert song.wav -f mp3 --quality 0           MP3 VBR V0, beside the input
+  aj convert *.flac -f opus --bitrate 96 -o opus/  Opus at 96 kb/s
+  aj convert in.mp3 -f wav --json                  JSON lines on stdout
+
+Lossless outputs (WAV, AIFF, FLAC) are decoded again after writing and compared
+with the input samples; --no-verify skips that. Outputs are written to a
+temporary file and renamed when complete: an interrupted conversion leaves no
+partial file, and an existing file is never replaced without --overwrite.
+
+Exit status: 0 all converted (or skipped), 1 a file failed, 2 a usage error.")]
+pub struct ConvertArgs {
+    /// Files or folders to convert (folders are searched recursively)
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output format: wav, aiff, flac, mp3, ogg (Vorbis) or opus
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub format: String,
+
+    /// Folder for the outputs (default: beside each input)
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// FLAC compression level, 0 (fastest) to 8 (smallest) [default: 5]
+    #[arg(long, value_name = "0-8")]
+    pub level: Option<u8>,
+
+    /// VBR quality: MP3 V0 (best) to V9 [default: 2]; Vorbis -1 to 10 [default: 5]
+    #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
+    pub quality: Option<f32>,
+
+    /// Bitrate in kb/s: MP3 CBR (8-320), Opus (6-510) [default: 128], Vorbis managed (32-500)
+    #[arg(short = 'b', long, value_name = "KBPS")]
+    pub bitrate: Option<u32>,
+
+    /// Replace outputs that already exist
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Do not decode lossless outputs again to compare them with the input
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Files converted at once [default: one per core]
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Print events as JSON lines on stdout instead of progress bars
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  aj info song.flac
+  aj info --json *.mp3 | jq .duration_seconds
+
+Exit status: 0 every file was read, 1 a file could not be read.")]
+pub struct InfoArgs {
+    /// Audio files to describe
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// One JSON object per file, one per line, on stdout
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,111 @@
+//! `aj convert`: flags → [`ConvertSpec`] → engine → progress.
+
+use aj_codec::encode::EncoderOptions;
+use aj_codec::Format;
+use aj_core::CancelToken;
+use aj_jobs::{ConvertSpec, JobSpec};
+
+use crate::cli::ConvertArgs;
+use crate::progress::Reporter;
+use crate::Outcome;
+
+pub fn run(args: ConvertArgs) -> anyhow::Result<Outcome> {
+    let json = args.json;
+    let spec = match validate(args) {
+        Ok(s) => s,
+        Err(msg) => return Ok(Outcome::Usage(msg)),
+    };
+    let cancel = CancelToken::new();
+    install_interrupt_handler(&cancel);
+    let reporter = Reporter::new(json);
+    let summary = aj_jobs::run(&JobSpec::Convert(spec), &cancel, &|e| reporter.event(e));
+    reporter.finish();
+    Ok(if summary.success() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// Stage two of flag parsing: checks ranges and combinations, builds the spec.
+fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
+    let format: Format = args.format.parse()?;
+    if let Some(level) = args.level {
+        if format != Format::Flac {
+            return Err(format!("--level applies to FLAC only, not {format}"));
+        }
+        if level > 8 {
+            return Err(format!("--level {level} is out of range (0 to 8)"));
+        }
+    }
+    if let Some(q) = args.quality {
+        let (lo, hi) = match format {
+            Format::Mp3 => (0.0, 9.0),
+            Format::Ogg => (-1.0, 10.0),
+            other => {
+                return Err(format!(
+                    "--quality applies to MP3 and Ogg Vorbis, not {other}"
+                ))
+            }
+        };
+        if !(lo..=hi).contains(&q) {
+            return Err(format!(
+                "--quality {q} is out of range for {format} ({lo} to {hi})"
+            ));
+        }
+        if args.bitrate.is_some() {
+            return Err("give --quality (VBR) or --bitrate, not both".into());
+        }
+    }
+    if let Some(b) = args.bitrate {
+        let (lo, hi) = match format {
+            Format::Mp3 => (8, 320),
+            Format::Opus => (6, 510),
+            Format::Ogg => (32, 500),
+            other => {
+                return Err(format!(
+                    "--bitrate applies to MP3, Ogg Vorbis and Opus, not {other}"
+                ))
+            }
+        };
+        if !(lo..=hi).contains(&b) {
+            return Err(format!(
+                "--bitrate {b} is out of range for {format} ({lo} to {hi} kb/s)"
+            ));
+        }
+    }
+    if args.jobs == Some(0) {
+        return Err("--jobs must be at least 1".into());
+    }
+    if let Some(dir) = &args.output_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("{} is not a folder", dir.display()));
+        }
+    }
+    Ok(ConvertSpec {
+        inputs: args.inputs,
+        format,
+        output_dir: args.output_dir,
+        encoder: EncoderOptions {
+            level: args.level,
+            quality: args.quality,
+            bitrate: args.bitrate,
+        },
+        overwrite: args.overwrite,
+        verify: !args.no_verify,
+        threads: args.jobs.unwrap_or(0),
+    })
+}
+
+/// First Ctrl-C (or SIGTERM): stop cooperatively, removing partial outputs.
+/// Second: leave at once.
+fn install_interrupt_handler(cancel: &CancelToken) {
+    let cancel = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if cancel.is_cancelled() {
+            std::process::exit(130);
+        }
+        eprintln!("aj: interrupted; stopping (press Ctrl-C again to quit at once)");
+        cancel.cancel();
+    });
+}
