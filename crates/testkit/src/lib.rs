@@ -104,7 +104,7 @@ pub fn wav_bytes(samples: &[i32], channels: u16, rate: u32, bits: u8) -> Vec<u8>
     v.extend_from_slice(&channels.to_le_bytes());
     v.extend_from_slice(&rate.to_le_bytes());
     v.extend_from_slice(&(rate * u32::from(channels) * bytes as u32).to_le_bytes());
-    v.extend_from_slice(&(u16::from(channels) * bytes as u16).to_le_bytes());
+    v.extend_from_slice(&(channels * bytes as u16).to_le_bytes());
     v.extend_from_slice(&u16::from(bits).to_le_bytes());
     v.extend_from_slice(b"data");
     v.extend_from_slice(&(data_len as u32).to_le_bytes());
