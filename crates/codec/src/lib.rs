@@ -4,7 +4,8 @@
 //! encoders ([`encode`]) turn PCM into WAV/RF64, AIFF, FLAC, MP3, Ogg Vorbis
 //! and Opus; [`tags`] carries metadata and cover art between containers;
 //! [`output`] writes files atomically (temporary file, fsync, rename) so a
-//! failed or cancelled job never leaves a half-written output.
+//! failed or cancelled job never leaves a half-written output; [`sink`] puts
+//! encoder, tags, verification and atomic output together as a pipeline `Sink`.
 //!
 //! This crate does not choose what to convert or in which order (that is the
 //! job engine's), does not change samples (that is `aj-dsp`'s), and never
@@ -13,6 +14,7 @@
 pub mod decode;
 pub mod encode;
 pub mod output;
+pub mod sink;
 pub mod tags;
 
 use std::fmt;
@@ -93,6 +95,9 @@ pub enum Error {
     /// An encoder refused its settings or failed.
     #[error("encoder: {0}")]
     Encode(String),
+    /// The output exists and replacing it was not asked for.
+    #[error("{} already exists (use --overwrite to replace it)", .0.display())]
+    Exists(std::path::PathBuf),
     /// Tags or pictures could not be read or written.
     #[error("tags: {0}")]
     Tags(String),
@@ -112,6 +117,7 @@ impl From<Error> for aj_core::Error {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
