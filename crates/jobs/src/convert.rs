@@ -287,7 +287,9 @@ fn convert_file(
     let float_bits = if info.lossless { 24 } else { 16 };
     let target = encode::input_spec(spec.format, src_spec, float_bits);
     let mut converter = FormatConverter::new(src_spec, target.format);
-    let tags = tags::read(&item.input).map_err(|e| e.to_string())?;
+    let mut tags = tags::read(&item.input).map_err(|e| e.to_string())?;
+    // The source's encoder name describes the old file, not the new one.
+    tags.drop_encoding_info();
 
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
