@@ -10,7 +10,9 @@ mod aiff;
 mod flac;
 mod mp3;
 mod opus;
+mod opus_ffi;
 mod vorbis;
+mod vorbis_order;
 mod wav;
 
 /// Encoder settings from the command line; `None` means the format's default.
