@@ -33,8 +33,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
-        [Format::Wav, Format::Aiff, Format::Flac, Format::Mp3, Format::Ogg, Format::Opus];
+    pub const ALL: [Format; 6] = [
+        Format::Wav,
+        Format::Aiff,
+        Format::Flac,
+        Format::Mp3,
+        Format::Ogg,
+        Format::Opus,
+    ];
 
     /// The file extension written, without the dot.
     pub fn extension(self) -> &'static str {

@@ -34,7 +34,10 @@ impl PendingOutput {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let prefix = format!(".{name}.");
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".aj-tmp");
@@ -44,10 +47,17 @@ impl PendingOutput {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temp = builder
-            .tempfile_in(dir)
-            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("cannot write in {}: {e}", dir.display()))))?;
-        Ok(PendingOutput { target: target.to_path_buf(), temp, overwrite })
+        let temp = builder.tempfile_in(dir).map_err(|e| {
+            Error::Io(io::Error::new(
+                e.kind(),
+                format!("cannot write in {}: {e}", dir.display()),
+            ))
+        })?;
+        Ok(PendingOutput {
+            target: target.to_path_buf(),
+            temp,
+            overwrite,
+        })
     }
 
     /// A second handle on the temporary file, for an encoder to write through.
@@ -112,7 +122,11 @@ mod tests {
         p.file().unwrap().write_all(b"data").unwrap();
         assert!(!target.exists());
         let temp = p.temp_path().to_path_buf();
-        assert!(temp.file_name().unwrap().to_string_lossy().ends_with(".aj-tmp"));
+        assert!(temp
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with(".aj-tmp"));
         p.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"data");
         assert!(!temp.exists());
@@ -121,7 +135,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&target).unwrap().permissions().mode();
             assert_eq!(mode & 0o600, 0o600);
-            assert_ne!(mode & 0o066, 0, "made like any other file, not private: {mode:o}");
+            assert_ne!(
+                mode & 0o066,
+                0,
+                "made like any other file, not private: {mode:o}"
+            );
         }
     }
 
@@ -140,7 +158,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.wav");
         std::fs::write(&target, b"old").unwrap();
-        assert!(matches!(PendingOutput::create(&target, false), Err(Error::Exists(_))));
+        assert!(matches!(
+            PendingOutput::create(&target, false),
+            Err(Error::Exists(_))
+        ));
         let p = PendingOutput::create(&target, true).unwrap();
         p.file().unwrap().write_all(b"new").unwrap();
         p.commit().unwrap();

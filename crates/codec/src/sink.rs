@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use aj_core::{AudioSpec, Block, CancelToken, Samples, Sink};
 use md5::{Digest, Md5};
 
-use crate::encode::{self, EncoderOptions, Encoder};
+use crate::encode::{self, Encoder, EncoderOptions};
 use crate::output::PendingOutput;
 use crate::tags::{self, Tags};
 use crate::{decode, Error, Format};
@@ -51,7 +51,14 @@ impl FileSink {
         let pending = PendingOutput::create(target, options.overwrite)?;
         let encoder = encode::create(options.format, spec, &options.encoder, pending.file()?)?;
         let digest = (options.verify && options.format.is_lossless()).then(SampleDigest::default);
-        Ok(FileSink { target: target.to_path_buf(), spec, options, pending, encoder, digest })
+        Ok(FileSink {
+            target: target.to_path_buf(),
+            spec,
+            options,
+            pending,
+            encoder,
+            digest,
+        })
     }
 
     /// True when [`FileSink::finish_verified`] will verify the output.
@@ -68,7 +75,14 @@ impl FileSink {
     /// appeared meanwhile, or cancellation; in every case nothing is left at
     /// the target path.
     pub fn finish_verified(self, cancel: &CancelToken) -> Result<bool, Error> {
-        let FileSink { target, spec, options, pending, encoder, digest } = self;
+        let FileSink {
+            target,
+            spec,
+            options,
+            pending,
+            encoder,
+            digest,
+        } = self;
         encoder.finish()?;
         if !options.tags.is_empty() {
             tags::write(pending.temp_path(), options.format, &options.tags)?;
@@ -94,7 +108,10 @@ impl Sink for FileSink {
 
     fn write(&mut self, block: &Block) -> Result<(), aj_core::Error> {
         if block.spec != self.spec {
-            return Err(aj_core::Error::SpecMismatch { expected: self.spec, actual: block.spec });
+            return Err(aj_core::Error::SpecMismatch {
+                expected: self.spec,
+                actual: block.spec,
+            });
         }
         if let Some(d) = self.digest.as_mut() {
             d.update(block);
@@ -103,7 +120,9 @@ impl Sink for FileSink {
     }
 
     fn finish(self: Box<Self>) -> Result<(), aj_core::Error> {
-        self.finish_verified(&CancelToken::new()).map(|_| ()).map_err(Into::into)
+        self.finish_verified(&CancelToken::new())
+            .map(|_| ())
+            .map_err(Into::into)
     }
 }
 
@@ -120,7 +139,9 @@ impl SampleDigest {
         self.buf.clear();
         match &block.samples {
             Samples::Int(v) => self.buf.extend(v.iter().flat_map(|s| s.to_le_bytes())),
-            Samples::Float(v) => self.buf.extend(v.iter().flat_map(|s| s.to_bits().to_le_bytes())),
+            Samples::Float(v) => self
+                .buf
+                .extend(v.iter().flat_map(|s| s.to_bits().to_le_bytes())),
         }
         self.md5.update(&self.buf);
         self.samples += block.samples.len() as u64;
@@ -132,7 +153,12 @@ impl SampleDigest {
 }
 
 /// Decodes `path` and checks it holds exactly the samples digested in `written`.
-fn verify(path: &Path, spec: AudioSpec, written: SampleDigest, cancel: &CancelToken) -> Result<(), String> {
+fn verify(
+    path: &Path,
+    spec: AudioSpec,
+    written: SampleDigest,
+    cancel: &CancelToken,
+) -> Result<(), String> {
     let mut decoder = decode::open(path).map_err(|e| e.to_string())?;
     let got = decoder.spec();
     if got != spec {
@@ -142,13 +168,19 @@ fn verify(path: &Path, spec: AudioSpec, written: SampleDigest, cancel: &CancelTo
         ));
     }
     let mut back = SampleDigest::default();
-    while let Some(block) = decoder.read(VERIFY_BLOCK_FRAMES).map_err(|e| e.to_string())? {
+    while let Some(block) = decoder
+        .read(VERIFY_BLOCK_FRAMES)
+        .map_err(|e| e.to_string())?
+    {
         cancel.check().map_err(|e| e.to_string())?;
         back.update(&block);
     }
     let (written, back) = (written.finish(), back.finish());
     if written.1 != back.1 {
-        return Err(format!("the output holds {} samples, {} were written", back.1, written.1));
+        return Err(format!(
+            "the output holds {} samples, {} were written",
+            back.1, written.1
+        ));
     }
     if written.0 != back.0 {
         return Err("the decoded output differs from the samples written".into());
@@ -179,7 +211,11 @@ mod tests {
         let mut sink = FileSink::create(&target, spec, opts(Format::Flac)).unwrap();
         assert!(sink.verifies());
         let samples = aj_testkit::noise(5000, 2, 16, 3);
-        sink.write(&Block { spec, samples: Samples::Int(samples) }).unwrap();
+        sink.write(&Block {
+            spec,
+            samples: Samples::Int(samples),
+        })
+        .unwrap();
         assert!(!target.exists());
         assert!(sink.finish_verified(&CancelToken::new()).unwrap());
         assert!(target.exists());
@@ -191,9 +227,16 @@ mod tests {
         let target = dir.path().join("x.wav");
         let spec = AudioSpec::int(44100, 1, 16);
         let mut sink = FileSink::create(&target, spec, opts(Format::Wav)).unwrap();
-        let wrong = Block { spec: AudioSpec::int(48000, 1, 16), samples: Samples::Int(vec![0; 4]) };
+        let wrong = Block {
+            spec: AudioSpec::int(48000, 1, 16),
+            samples: Samples::Int(vec![0; 4]),
+        };
         assert!(sink.write(&wrong).is_err());
-        sink.write(&Block { spec, samples: Samples::Int(vec![1; 400]) }).unwrap();
+        sink.write(&Block {
+            spec,
+            samples: Samples::Int(vec![1; 400]),
+        })
+        .unwrap();
         let cancel = CancelToken::new();
         cancel.cancel();
         assert!(sink.finish_verified(&cancel).is_err());
@@ -205,8 +248,14 @@ mod tests {
         let spec = AudioSpec::float(48000, 1);
         let mut a = SampleDigest::default();
         let mut b = SampleDigest::default();
-        a.update(&Block { spec, samples: Samples::Float(vec![0.0]) });
-        b.update(&Block { spec, samples: Samples::Float(vec![-0.0]) });
+        a.update(&Block {
+            spec,
+            samples: Samples::Float(vec![0.0]),
+        });
+        b.update(&Block {
+            spec,
+            samples: Samples::Float(vec![-0.0]),
+        });
         assert_ne!(a.finish(), b.finish());
     }
 }

@@ -54,7 +54,10 @@ pub fn input_spec(format: Format, spec: AudioSpec, float_bits: u8) -> AudioSpec 
         (Format::Flac, Int { bits }) => Int { bits: bits.max(4) },
         (_, Int { bits }) => Int { bits },
     };
-    AudioSpec { format: format_out, ..spec }
+    AudioSpec {
+        format: format_out,
+        ..spec
+    }
 }
 
 /// Starts an encoder writing `format` into `file`, which is empty and seekable.
