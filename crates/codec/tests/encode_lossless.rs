@@ -563,7 +563,7 @@ fn flac_signals_depths_channels_and_rates() {
             1_048_575,
             mixed(3000, 1, 1_048_575, 16, 13),
         ),
-        // Depths flacenc does not take: our own frame writer.
+        // Uncommon depths.
         ("4bit", 4, 1, 44100, mixed(3000, 1, 44100, 4, 14)),
         ("10bit", 10, 2, 44100, mixed(5000, 2, 44100, 10, 15)),
         ("17bit", 17, 2, 48000, mixed(5000, 2, 48000, 17, 16)),
@@ -582,7 +582,7 @@ fn flac_signals_depths_channels_and_rates() {
     ];
     for (name, bits, channels, rate, input) in cases {
         let spec = AudioSpec::int(rate, channels, bits);
-        for level in [0u8, 5] {
+        for level in [0u8, 5, 8] {
             let p = encode_int(
                 dir.path(),
                 &format!("{name}_{level}.flac"),

@@ -3,62 +3,55 @@
 //! The stream is written as it comes: `fLaC`, then STREAMINFO, a SEEKTABLE of
 //! [`SEEK_POINTS`] reserved points and an 8 KiB PADDING block (room for tags,
 //! which `crate::tags` writes afterwards through lofty), then one frame per
-//! [`Level::block_size`] input frames. [`Encoder::finish`] patches STREAMINFO
+//! block size (see the levels below) input frames. [`Encoder::finish`] patches STREAMINFO
 //! (sizes, total samples, MD5) and the seek table in place. Memory holds one
 //! block of samples and one encoded frame, whatever the length of the input.
 //!
-//! Frames come from the `flacenc` crate's frame-level API
-//! ([`flacenc::encode_fixed_size_frame`]) for 8, 12, 16, 20 and 24 bits, the
-//! depths it takes. Other depths (4–32) go through our own frame writer
-//! ([`own`]: FIXED predictors and Rice coding, no LPC yet), so every depth the
-//! format allows gives a valid, lossless file.
+//! Frames come from our own encoder ([`own`]): CONSTANT, VERBATIM, FIXED
+//! and LPC subframes, wasted bits, stereo decorrelation, partitioned Rice
+//! coding with escapes, for every depth the format allows (4–32 bits) and
+//! 1–8 channels. [`lpc`] holds the linear prediction, [`rice`] the residual
+//! coding, [`kernels`] the inner loops and [`simd`] their run-time choice of
+//! vector unit.
 //!
 //! # Compression levels
 //!
-//! Levels 0–8 follow libFLAC's presets (`flac --help`):
+//! Levels 0–8 are libFLAC 1.4's presets (`flac --help`), with the same
+//! meaning for every setting:
 //!
-//! | level | block | max LPC order | stereo | max Rice partition order |
-//! |---|---|---|---|---|
-//! | 0 | 1152 | 0 | independent | 3 |
-//! | 1 | 1152 | 0 | adaptive mid-side | 3 |
-//! | 2 | 1152 | 0 | exhaustive | 3 |
-//! | 3 | 4096 | 6 | independent | 4 |
-//! | 4 | 4096 | 8 | adaptive mid-side | 4 |
-//! | 5 | 4096 | 8 | exhaustive | 5 |
-//! | 6 | 4096 | 8 | exhaustive | 6 |
-//! | 7 | 4096 | 12 | exhaustive | 6 |
-//! | 8 | 4096 | 12 | exhaustive | 6 |
+//! | level | block | max LPC order | stereo | max Rice partition order | apodization |
+//! |---|---|---|---|---|---|
+//! | 0 | 1152 | 0 | independent | 3 | |
+//! | 1 | 1152 | 0 | adaptive mid-side | 3 | |
+//! | 2 | 1152 | 0 | exhaustive | 3 | |
+//! | 3 | 4096 | 6 | independent | 4 | tukey(5e-1) |
+//! | 4 | 4096 | 8 | adaptive mid-side | 4 | tukey(5e-1) |
+//! | 5 | 4096 | 8 | exhaustive | 5 | tukey(5e-1) |
+//! | 6 | 4096 | 8 | exhaustive | 6 | subdivide_tukey(2) |
+//! | 7 | 4096 | 12 | exhaustive | 6 | subdivide_tukey(2) |
+//! | 8 | 4096 | 12 | exhaustive | 6 | subdivide_tukey(3) |
 //!
-//! What maps onto flacenc and what does not:
-//! - block size: exact.
-//! - LPC order: flacenc fits one order rather than searching up to a maximum,
-//!   so the maximum is the order used; order 0 turns LPC off (FIXED only).
-//! - stereo: "independent" turns off left/side, side/right and mid/side.
-//!   flacenc has no loose ("adaptive") mode: it always picks the smallest of
-//!   the four by exact bit counts, which is libFLAC's exhaustive mode, so
-//!   levels 1 and 4 get exhaustive stereo too.
-//! - Rice partition order: flacenc searches its own range (partitions of at
-//!   least 64 samples) and has no setting; our own writer honours the table.
-//! - apodization: flacenc has one Tukey window; we use tukey(0.5) as libFLAC
-//!   does first. libFLAC's partial/punchout and subdivide_tukey windows
-//!   (levels 5–8) have no equivalent, nor does coefficient precision search.
+//! As in libFLAC, no level searches coefficient precisions (`-p`) or
+//! every model order (`-e`): the LPC order comes from the Levinson-Durbin
+//! error estimate and the precision from the block size and depth.
 
 mod bits;
+mod kernels;
+mod lpc;
 mod own;
+mod rice;
+mod simd;
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 use aj_core::{AudioSpec, Block, SampleFormat, Samples};
-use flacenc::bitsink::ByteSink;
-use flacenc::component::{BitRepr, StreamInfo};
-use flacenc::error::{Verified, Verify};
-use flacenc::source::{Fill, FrameBuf};
 use md5::{Digest, Md5};
 
 use super::{Encoder, EncoderOptions};
 use crate::Error;
-use bits::{crc16, BitWriter};
+use bits::BitWriter;
+use own::{Apodization, Settings, Stereo};
 
 /// The stream marker (RFC 9639 §6).
 const MARKER: &[u8; 4] = b"fLaC";
@@ -86,51 +79,41 @@ const SEEKTABLE_AT: u64 = STREAMINFO_AT + STREAMINFO_LEN as u64 + 4;
 const MAX_FRAMES: u64 = 1 << 31;
 /// The total samples field has 36 bits; 0 means unknown (RFC 9639 §8.2).
 const MAX_TOTAL_SAMPLES: u64 = (1 << 36) - 1;
-/// flacenc only accepts these depths (and rates up to 96 kHz, see
-/// [`FLACENC_MAX_RATE`]).
-const FLACENC_BITS: [u32; 5] = [8, 12, 16, 20, 24];
-const FLACENC_MAX_RATE: u32 = 96_000;
-/// A rate flacenc accepts but cannot put in a frame header, so its frames
-/// say "see STREAMINFO"; [`restate_sample_rate`] then writes the real one.
-const FLACENC_RATE_STANDIN: u32 = 65_537;
 const DEFAULT_LEVEL: u8 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Stereo {
-    Independent,
-    Adaptive,
-    Exhaustive,
-}
+const TUKEY: &[Apodization] = &[Apodization::Tukey(0.5)];
+const SUBDIVIDE_2: &[Apodization] = &[Apodization::SubdivideTukey(2)];
+const SUBDIVIDE_3: &[Apodization] = &[Apodization::SubdivideTukey(3)];
 
-/// One libFLAC preset (see the module docs).
-#[derive(Debug, Clone, Copy)]
-struct Level {
-    block_size: usize,
-    max_lpc_order: usize,
-    stereo: Stereo,
-    max_partition_order: u32,
-}
-
-const LEVELS: [Level; 9] = {
-    const fn l(block_size: usize, max_lpc_order: usize, stereo: Stereo, po: u32) -> Level {
-        Level {
+/// libFLAC's presets (see the module docs).
+const LEVELS: [Settings; 9] = {
+    const fn l(
+        block_size: usize,
+        max_lpc_order: usize,
+        stereo: Stereo,
+        max_partition_order: u32,
+        apodizations: &'static [Apodization],
+    ) -> Settings {
+        Settings {
             block_size,
             max_lpc_order,
             stereo,
-            max_partition_order: po,
+            max_partition_order,
+            apodizations,
+            precision_search: false,
         }
     }
     use Stereo::{Adaptive as A, Exhaustive as E, Independent as I};
     [
-        l(1152, 0, I, 3),
-        l(1152, 0, A, 3),
-        l(1152, 0, E, 3),
-        l(4096, 6, I, 4),
-        l(4096, 8, A, 4),
-        l(4096, 8, E, 5),
-        l(4096, 8, E, 6),
-        l(4096, 12, E, 6),
-        l(4096, 12, E, 6),
+        l(1152, 0, I, 3, TUKEY),
+        l(1152, 0, A, 3, TUKEY),
+        l(1152, 0, E, 3, TUKEY),
+        l(4096, 6, I, 4, TUKEY),
+        l(4096, 8, A, 4, TUKEY),
+        l(4096, 8, E, 5, TUKEY),
+        l(4096, 8, E, 6, SUBDIVIDE_2),
+        l(4096, 12, E, 6, SUBDIVIDE_2),
+        l(4096, 12, E, 6, SUBDIVIDE_3),
     ]
 };
 
@@ -142,160 +125,14 @@ pub(super) fn create(
     Ok(Box::new(FlacEncoder::new(spec, options, file)?))
 }
 
-enum Backend {
-    Flacenc {
-        config: Box<Verified<flacenc::config::Encoder>>,
-        info: StreamInfo,
-        framebuf: FrameBuf,
-        sink: ByteSink,
-        restate_rate: bool,
-        scratch: BitWriter,
-    },
-    Own(Box<own::FrameEncoder>),
-}
-
-impl Backend {
-    fn new(level: Level, spec: AudioSpec, bits: u32) -> Result<Self, Error> {
-        let channels = usize::from(spec.channels);
-        if !FLACENC_BITS.contains(&bits) {
-            let settings = own::Settings {
-                max_partition_order: level.max_partition_order,
-                decorrelate: level.stereo != Stereo::Independent,
-            };
-            return Ok(Backend::Own(Box::new(own::FrameEncoder::new(
-                bits,
-                channels,
-                spec.sample_rate,
-                settings,
-            ))));
-        }
-        let mut c = flacenc::config::Encoder::default();
-        c.block_size = level.block_size;
-        c.multithread = false;
-        let stereo = level.stereo != Stereo::Independent;
-        c.stereo_coding.use_leftside = stereo;
-        c.stereo_coding.use_rightside = stereo;
-        c.stereo_coding.use_midside = stereo;
-        c.subframe_coding.use_lpc = level.max_lpc_order > 0;
-        c.subframe_coding.qlpc.lpc_order = level.max_lpc_order.max(1);
-        c.subframe_coding.qlpc.window = flacenc::config::Window::Tukey { alpha: 0.5 };
-        let config = c
-            .into_verified()
-            .map_err(|(_, e)| Error::Encode(e.to_string()))?;
-        let restate_rate = spec.sample_rate > FLACENC_MAX_RATE;
-        let rate = if restate_rate {
-            FLACENC_RATE_STANDIN
-        } else {
-            spec.sample_rate
-        };
-        let info = StreamInfo::new(rate as usize, channels, bits as usize)
-            .map_err(|e| Error::Encode(e.to_string()))?;
-        let framebuf = FrameBuf::with_size(channels, level.block_size)
-            .map_err(|e| Error::Encode(e.to_string()))?;
-        Ok(Backend::Flacenc {
-            config: Box::new(config),
-            info,
-            framebuf,
-            sink: ByteSink::new(),
-            restate_rate,
-            scratch: BitWriter::default(),
-        })
+/// Builds the frame encoder. 32-bit audio is coded without stereo
+/// decorrelation: its side channel would need 33 bits, which RFC 9639
+/// allows but libFLAC before 1.4 and our own decoder do not read.
+fn frame_encoder(mut settings: Settings, spec: AudioSpec, bits: u32) -> own::FrameEncoder<i32> {
+    if bits >= 32 {
+        settings.stereo = Stereo::Independent;
     }
-
-    /// Encodes whole interleaved frames as frame `number` into `out`.
-    fn encode(
-        &mut self,
-        samples: &[i32],
-        number: u64,
-        spec: AudioSpec,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        match self {
-            Backend::Own(enc) => {
-                enc.encode(samples, number, out);
-                Ok(())
-            }
-            Backend::Flacenc {
-                config,
-                info,
-                framebuf,
-                sink,
-                restate_rate,
-                scratch,
-            } => {
-                let fail = |e: &dyn std::fmt::Display| Error::Encode(format!("FLAC frame: {e}"));
-                framebuf.fill_interleaved(samples).map_err(|e| fail(&e))?;
-                let frame =
-                    flacenc::encode_fixed_size_frame(config, framebuf, number as usize, info)
-                        .map_err(|e| fail(&e))?;
-                sink.clear();
-                frame.write(sink).map_err(|e| fail(&e))?;
-                out.clear();
-                out.extend_from_slice(sink.as_slice());
-                if *restate_rate {
-                    restate_sample_rate(out, scratch, spec.sample_rate, number)?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Rewrites the header of a frame whose sample rate field says "see
-/// STREAMINFO" so that it states `rate` (when the header can hold it), and
-/// recomputes both CRCs.
-fn restate_sample_rate(
-    frame: &mut Vec<u8>,
-    w: &mut BitWriter,
-    rate: u32,
-    number: u64,
-) -> Result<(), Error> {
-    let bad = || Error::Encode("FLAC frame header from flacenc is malformed".into());
-    let (b2, b3, b4) = match frame.get(2..5) {
-        Some(&[b2, b3, b4]) => (b2, b3, b4),
-        _ => return Err(bad()),
-    };
-    let coded_len = if b4 < 0x80 {
-        1
-    } else {
-        b4.leading_ones() as usize
-    };
-    let bs_extra = match b2 >> 4 {
-        0b0110 => 1,
-        0b0111 => 2,
-        _ => 0,
-    };
-    let header_len = 4 + coded_len + bs_extra + 1;
-    let extra = frame.get(4 + coded_len..4 + coded_len + bs_extra);
-    let block_size = match (b2 >> 4, extra) {
-        (0b0001, _) => 192,
-        (code @ 0b0010..=0b0101, _) => 576 << (code - 2),
-        (0b0110, Some(&[v])) => usize::from(v) + 1,
-        (0b0111, Some(&[a, b])) => usize::from(u16::from_be_bytes([a, b])) + 1,
-        (code @ 0b1000..=0b1111, _) => 256 << (code - 8),
-        _ => return Err(bad()),
-    };
-    if frame.len() < header_len + 2 {
-        return Err(bad());
-    }
-    let bits = u32::from(match (b3 >> 1) & 0b111 {
-        0b001 => 8u8,
-        0b010 => 12,
-        0b100 => 16,
-        0b101 => 20,
-        0b110 => 24,
-        _ => return Err(bad()),
-    });
-    w.clear();
-    own::write_frame_header(w, block_size, rate, b3 >> 4, bits, number);
-    let body_end = frame.len() - 2;
-    w.bytes
-        .extend_from_slice(frame.get(header_len..body_end).ok_or_else(bad)?);
-    let crc = crc16(&w.bytes);
-    w.bytes.extend_from_slice(&crc.to_be_bytes());
-    frame.clear();
-    frame.extend_from_slice(&w.bytes);
-    Ok(())
+    own::FrameEncoder::new(bits, usize::from(spec.channels), spec.sample_rate, settings)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -369,7 +206,7 @@ struct FlacEncoder {
     channels: usize,
     block_size: usize,
     out: BufWriter<File>,
-    backend: Backend,
+    backend: Box<own::FrameEncoder<i32>>,
     /// Interleaved samples waiting for a whole block.
     pending: Vec<i32>,
     md5: Md5,
@@ -419,7 +256,7 @@ impl FlacEncoder {
                 spec.sample_rate
             )));
         }
-        let backend = Backend::new(level, spec, bits)?;
+        let backend = Box::new(frame_encoder(level, spec, bits));
         let channels = usize::from(spec.channels);
 
         let mut h = Vec::with_capacity(
@@ -469,22 +306,26 @@ impl FlacEncoder {
         let bytes = (self.bits as usize).div_ceil(8);
         let buf = &mut self.md5_buf;
         buf.clear();
-        buf.reserve(samples.len() * bytes);
+        buf.resize(samples.len() * bytes, 0);
         match bytes {
-            1 => buf.extend(samples.iter().map(|&s| s as u8)),
+            1 => {
+                for (b, &s) in buf.iter_mut().zip(samples) {
+                    *b = s as u8;
+                }
+            }
             2 => {
-                for &s in samples {
-                    buf.extend_from_slice(&(s as i16).to_le_bytes());
+                for (b, &s) in buf.chunks_exact_mut(2).zip(samples) {
+                    b.copy_from_slice(&(s as i16).to_le_bytes());
                 }
             }
             3 => {
-                for &s in samples {
-                    buf.extend_from_slice(&s.to_le_bytes()[..3]);
+                for (b, &s) in buf.chunks_exact_mut(3).zip(samples) {
+                    b.copy_from_slice(&s.to_le_bytes()[..3]);
                 }
             }
             _ => {
-                for &s in samples {
-                    buf.extend_from_slice(&s.to_le_bytes());
+                for (b, &s) in buf.chunks_exact_mut(4).zip(samples) {
+                    b.copy_from_slice(&s.to_le_bytes());
                 }
             }
         }
@@ -500,7 +341,7 @@ impl FlacEncoder {
         }
         let n = samples.len() / self.channels;
         self.backend
-            .encode(samples, self.frame_number, self.spec, &mut self.frame)?;
+            .encode(samples, self.frame_number, &mut self.frame);
         self.out.write_all(&self.frame)?;
         let len = self.frame.len() as u32;
         self.min_frame = self.min_frame.min(len);
@@ -535,10 +376,12 @@ impl FlacEncoder {
         w.put(3, self.channels as u64 - 1);
         w.put(5, u64::from(self.bits) - 1);
         w.put_wide(36, total);
+        w.align();
         let digest = self.md5.clone().finalize();
-        w.bytes.extend_from_slice(&digest);
         let mut out = [0u8; STREAMINFO_LEN];
-        out.copy_from_slice(&w.bytes[..STREAMINFO_LEN]);
+        for (o, b) in out.iter_mut().zip(w.bytes().iter().chain(digest.iter())) {
+            *o = *b;
+        }
         out
     }
 }

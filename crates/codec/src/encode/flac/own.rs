@@ -1,23 +1,36 @@
-//! Our own FLAC frame writer (RFC 9639 §9), for what flacenc cannot do: bit
-//! depths other than 8, 12, 16, 20 and 24 (4–7, 9–11, …, 25–32).
+//! Our FLAC frame writer (RFC 9639 §9): one frame per block, every channel
+//! coded as the smallest of CONSTANT, VERBATIM, FIXED (the order libFLAC's
+//! estimate picks) and LPC (one candidate per apodization window, order
+//! chosen from the Levinson-Durbin errors, coefficients quantised at
+//! libFLAC's precision), with wasted-bits removal and partitioned Rice
+//! coding. Stereo frames try left/side, side/right and mid/side beside
+//! independent coding, every frame (exhaustive) or every few frames
+//! (adaptive, libFLAC's "loose" mode).
 //!
-//! Subframes are CONSTANT, VERBATIM or FIXED of order 0–4 with partitioned
-//! Rice coding (4- or 5-bit parameters, no escapes). Stereo tries left/side,
-//! side/right and mid/side beside independent coding. No LPC yet: the output
-//! is valid and smaller than PCM, but larger than libFLAC's at the same level.
-//!
-//! The frame header writer here is also used to restate the sample rate of
-//! flacenc's frames (see `super::restate_sample_rate`).
+//! A subframe whose written size exceeds its VERBATIM size is rewritten as
+//! VERBATIM, so no frame is ever larger than plain PCM plus headers.
 
 use super::bits::{crc16, crc8, BitWriter};
+use super::kernels::{self, Kernels, Sample};
+use super::{lpc, rice};
 
-/// Largest Rice parameter with the 4-bit method; 15 is the escape code
-/// (RFC 9639 §9.2.7.1).
-const MAX_RICE4: u32 = 14;
-/// Largest Rice parameter with the 5-bit method; 31 is the escape code.
-const MAX_RICE5: u32 = 30;
-/// Largest partition order the 4-bit field holds (RFC 9639 §9.2.7).
-const MAX_PARTITION_ORDER: u32 = 15;
+/// Subframe type codes (RFC 9639 §9.2.1), already shifted past the
+/// wasted-bits flag.
+const TYPE_CONSTANT: u64 = 0b000_000 << 1;
+const TYPE_VERBATIM: u64 = 0b000_001 << 1;
+const TYPE_FIXED: u64 = 0b001_000 << 1;
+const TYPE_LPC: u64 = 0b100_000 << 1;
+/// Subframe header: 1 zero bit, 6 type bits, 1 wasted-bits flag.
+const SUBFRAME_HEADER_BITS: u64 = 8;
+/// LPC: 4-bit precision - 1 and 5-bit shift (RFC 9639 §9.2.6).
+const LPC_FIELDS_BITS: u64 = 4 + 5;
+/// Stereo channel assignments (RFC 9639 §9.1.3).
+const INDEPENDENT_2: u8 = 0b0001;
+const LEFT_SIDE: u8 = 0b1000;
+const SIDE_RIGHT: u8 = 0b1001;
+const MID_SIDE: u8 = 0b1010;
+/// libFLAC's adaptive stereo decides every 0.4 s of audio.
+const ADAPTIVE_STEREO_SECONDS: f64 = 0.4;
 
 /// The 4-bit sample rate code of a frame header and its trailing field
 /// (RFC 9639 §9.1.2): 0 means "see STREAMINFO".
@@ -68,7 +81,7 @@ fn sample_size_code(bits: u32) -> u8 {
 }
 
 /// Writes a complete frame header, CRC-8 included (RFC 9639 §9.1), for a
-/// fixed-blocksize stream.
+/// fixed-blocksize stream. `w` must be byte-aligned.
 pub(super) fn write_frame_header(
     w: &mut BitWriter,
     block_size: usize,
@@ -77,7 +90,7 @@ pub(super) fn write_frame_header(
     bits: u32,
     frame_number: u64,
 ) {
-    let start = w.bytes.len();
+    let start = w.bytes().len();
     let (bs_code, bs_extra) = block_size_code(block_size);
     let (sr_code, sr_extra) = rate_code(rate);
     w.put(15, 0b111_1111_1111_1100); // sync code, reserved bit 0
@@ -94,7 +107,7 @@ pub(super) fn write_frame_header(
     if let Some((n, v)) = sr_extra {
         w.put(n, v);
     }
-    let crc = crc8(&w.bytes[start..]);
+    let crc = crc8(w.bytes().get(start..).unwrap_or(&[]));
     w.put(8, u64::from(crc));
 }
 
@@ -115,372 +128,727 @@ fn write_coded_number(w: &mut BitWriter, v: u64) {
     }
 }
 
-/// How one channel of a frame is coded.
+/// How stereo frames are decorrelated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Stereo {
+    Independent,
+    /// libFLAC's `-M`: try all four assignments every 0.4 s, keep the
+    /// winner in between.
+    Adaptive,
+    /// libFLAC's `-m`: try all four on every frame.
+    Exhaustive,
+}
+
+/// LPC analysis windows (libFLAC's `-A`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Apodization {
+    /// `tukey(p)` over the whole block.
+    Tukey(f64),
+    /// `subdivide_tukey(n)`: tukey(0.5/n) over the block, then over each
+    /// half, third, … n-th of it (partial windows), and from the third
+    /// on also the block without each part (punchout windows, from the
+    /// autocorrelations already computed, as libFLAC 1.4 does).
+    SubdivideTukey(u32),
+}
+
+/// Encoder settings taken from the compression level.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settings {
+    pub(super) block_size: usize,
+    pub(super) max_lpc_order: usize,
+    pub(super) stereo: Stereo,
+    pub(super) max_partition_order: u32,
+    pub(super) apodizations: &'static [Apodization],
+    /// Try every coefficient precision (libFLAC's `-p`; no level uses it).
+    pub(super) precision_search: bool,
+}
+
+/// How one subframe is coded.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Constant,
     Verbatim,
     Fixed {
         order: usize,
-        partition_order: u32,
-        wide_params: bool,
+    },
+    Lpc {
+        order: usize,
+        precision: u32,
+        shift: u32,
     },
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Plan {
+/// The best coding found for one signal, with what writing it needs.
+#[derive(Debug)]
+struct Slot {
     kind: Kind,
+    /// Bits per sample after removing wasted bits.
+    bps: u32,
+    wasted: u32,
+    /// Estimated size of the subframe.
     bits: u64,
+    qlp: [i32; lpc::MAX_ORDER],
+    residual: Vec<i32>,
+    rice: rice::Choice,
+    params: Vec<u8>,
 }
 
-/// Encoder settings taken from the compression level.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Settings {
-    pub(super) max_partition_order: u32,
-    /// Try left/side, side/right and mid/side on stereo frames.
-    pub(super) decorrelate: bool,
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            kind: Kind::Verbatim,
+            bps: 0,
+            wasted: 0,
+            bits: 0,
+            qlp: [0; lpc::MAX_ORDER],
+            residual: Vec::new(),
+            rice: rice::Choice::default(),
+            params: Vec::new(),
+        }
+    }
+}
+
+/// Work buffers reused across subframes.
+struct Scratch {
+    residual: Vec<i32>,
+    params: Vec<u8>,
+    sums: Vec<u64>,
+    windowed: Vec<f64>,
+    lp: Box<[[f64; lpc::MAX_ORDER]; lpc::MAX_ORDER]>,
+    error: [f64; lpc::MAX_ORDER],
+    qlp: [i32; lpc::MAX_ORDER],
 }
 
 /// Encodes whole frames of one stream.
-pub(super) struct FrameEncoder {
+pub(super) struct FrameEncoder<S: Sample> {
     bits: u32,
     channels: usize,
     rate: u32,
     settings: Settings,
+    kernels: Kernels,
     /// One buffer per channel, then mid and side for stereo.
-    chan: Vec<Vec<i64>>,
-    residual: Vec<i64>,
-    sums: Vec<u64>,
-    params: Vec<u32>,
+    sig: Vec<Vec<S>>,
+    slots: Vec<Slot>,
+    scratch: Scratch,
+    /// Windows for the current block length, one per apodization.
+    windows: Vec<Vec<f64>>,
+    windows_len: usize,
     w: BitWriter,
+    /// Adaptive stereo: frames between decisions, frames left, last choice.
+    stereo_period: u32,
+    stereo_countdown: u32,
+    last_assignment: u8,
 }
 
-impl FrameEncoder {
+impl<S: Sample> FrameEncoder<S> {
     pub(super) fn new(bits: u32, channels: usize, rate: u32, settings: Settings) -> Self {
+        let period =
+            (f64::from(rate) * ADAPTIVE_STEREO_SECONDS / settings.block_size as f64 + 0.5) as u32;
         FrameEncoder {
             bits,
             channels,
             rate,
             settings,
-            chan: vec![Vec::new(); channels + 2],
-            residual: Vec::new(),
-            sums: Vec::new(),
-            params: Vec::new(),
+            kernels: super::simd::detect(),
+            sig: (0..channels + 2).map(|_| Vec::new()).collect(),
+            slots: (0..channels + 2).map(|_| Slot::default()).collect(),
+            scratch: Scratch {
+                residual: Vec::new(),
+                params: Vec::new(),
+                sums: Vec::new(),
+                windowed: Vec::new(),
+                lp: Box::new([[0.0; lpc::MAX_ORDER]; lpc::MAX_ORDER]),
+                error: [0.0; lpc::MAX_ORDER],
+                qlp: [0; lpc::MAX_ORDER],
+            },
+            windows: Vec::new(),
+            windows_len: 0,
             w: BitWriter::default(),
+            stereo_period: period.max(1),
+            stereo_countdown: 0,
+            last_assignment: INDEPENDENT_2,
         }
     }
 
-    /// Encodes `interleaved` (whole frames, at most 65536) as frame number
-    /// `frame_number`, replacing the contents of `out`.
+    /// Encodes `interleaved` (whole frames, 1 to 65535 of them) as frame
+    /// number `frame_number`, replacing the contents of `out`.
     pub(super) fn encode(&mut self, interleaved: &[i32], frame_number: u64, out: &mut Vec<u8>) {
         let ch = self.channels;
         let n = interleaved.len() / ch;
-        for (c, buf) in self.chan.iter_mut().take(ch).enumerate() {
-            buf.clear();
-            buf.extend(
+        if ch == 2 {
+            let (a, b) = self.sig.split_at_mut(1);
+            let (l, r) = (&mut a[0], &mut b[0]);
+            l.clear();
+            r.clear();
+            l.extend(
                 interleaved
-                    .iter()
-                    .skip(c)
-                    .step_by(ch)
-                    .map(|&s| i64::from(s)),
+                    .chunks_exact(2)
+                    .map(|f| S::from_i64(i64::from(f[0]))),
             );
+            r.extend(
+                interleaved
+                    .chunks_exact(2)
+                    .map(|f| S::from_i64(i64::from(f[1]))),
+            );
+        } else {
+            for (c, buf) in self.sig.iter_mut().take(ch).enumerate() {
+                buf.clear();
+                buf.extend(
+                    interleaved
+                        .iter()
+                        .skip(c)
+                        .step_by(ch)
+                        .map(|&s| S::from_i64(i64::from(s))),
+                );
+            }
         }
+        self.ensure_windows(n);
         let bits = self.bits;
-        let mut channel_code = (ch - 1) as u8;
-        // (source buffer index, bits) per coded subframe.
+        // (signal index, bits per sample) of each subframe, in order.
         let mut layout: [(usize, u32); 8] = [(0, bits); 8];
         for (c, slot) in layout.iter_mut().enumerate().take(ch) {
             *slot = (c, bits);
         }
-        let mut plans: [Option<Plan>; 8] = [None; 8];
-        if ch == 2 && self.settings.decorrelate {
-            let (lr, ms) = self.chan.split_at_mut(2);
-            let (mid, side) = ms.split_at_mut(1);
-            mid[0].clear();
-            side[0].clear();
-            for (&l, &r) in lr[0].iter().zip(lr[1].iter()) {
-                mid[0].push((l + r) >> 1);
-                side[0].push(l - r);
-            }
-            let pl = self.plan(0, bits);
-            let pr = self.plan(1, bits);
-            let pm = self.plan(2, bits);
-            let ps = self.plan(3, bits + 1);
-            // RFC 9639 §9.1.3: 0b1000 left/side, 0b1001 side/right, 0b1010 mid/side.
-            let options = [
-                (pl.bits + pr.bits, 0b0001, [(0, bits, pl), (1, bits, pr)]),
-                (
-                    pl.bits + ps.bits,
-                    0b1000,
-                    [(0, bits, pl), (3, bits + 1, ps)],
-                ),
-                (
-                    ps.bits + pr.bits,
-                    0b1001,
-                    [(3, bits + 1, ps), (1, bits, pr)],
-                ),
-                (
-                    pm.bits + ps.bits,
-                    0b1010,
-                    [(2, bits, pm), (3, bits + 1, ps)],
-                ),
-            ];
-            let mut best = options[0];
-            for o in options.iter().skip(1) {
-                if o.0 < best.0 {
-                    best = *o;
+        let mut channel_code = (ch - 1) as u8;
+        if ch == 2 && self.settings.stereo != Stereo::Independent {
+            {
+                let (lr, ms) = self.sig.split_at_mut(2);
+                let (mid, side) = ms.split_at_mut(1);
+                let (mid, side) = (&mut mid[0], &mut side[0]);
+                mid.clear();
+                side.clear();
+                for (&l, &r) in lr[0].iter().zip(lr[1].iter()) {
+                    let (l, r) = (l.to_i64(), r.to_i64());
+                    mid.push(S::from_i64((l + r) >> 1));
+                    side.push(S::from_i64(l - r));
                 }
             }
-            channel_code = best.1;
-            for (i, (src, b, p)) in best.2.into_iter().enumerate() {
-                layout[i] = (src, b);
-                plans[i] = Some(p);
+            let decide = self.settings.stereo == Stereo::Exhaustive || self.stereo_countdown == 0;
+            let assignment = if decide {
+                for (i, b) in [(0, bits), (1, bits), (2, bits), (3, bits + 1)] {
+                    self.analyze(i, b);
+                }
+                let s = &self.slots;
+                let options = [
+                    (s[0].bits + s[1].bits, INDEPENDENT_2),
+                    (s[0].bits + s[3].bits, LEFT_SIDE),
+                    (s[3].bits + s[1].bits, SIDE_RIGHT),
+                    (s[2].bits + s[3].bits, MID_SIDE),
+                ];
+                let mut best = options[0];
+                for o in &options[1..] {
+                    if o.0 < best.0 {
+                        best = *o;
+                    }
+                }
+                self.stereo_countdown = self.stereo_period;
+                best.1
+            } else {
+                self.last_assignment
+            };
+            self.stereo_countdown = self.stereo_countdown.saturating_sub(1);
+            self.last_assignment = assignment;
+            channel_code = assignment;
+            let pair = match assignment {
+                LEFT_SIDE => [(0, bits), (3, bits + 1)],
+                SIDE_RIGHT => [(3, bits + 1), (1, bits)],
+                MID_SIDE => [(2, bits), (3, bits + 1)],
+                _ => [(0, bits), (1, bits)],
+            };
+            layout[0] = pair[0];
+            layout[1] = pair[1];
+            if !decide {
+                for (i, b) in pair {
+                    self.analyze(i, b);
+                }
+            }
+        } else {
+            for &(i, b) in layout.iter().take(ch) {
+                self.analyze(i, b);
             }
         }
 
         self.w.clear();
         write_frame_header(&mut self.w, n, self.rate, channel_code, bits, frame_number);
-        for (i, &(src, b)) in layout.iter().enumerate().take(ch) {
-            let plan = match plans[i] {
-                Some(p) => p,
-                None => self.plan(src, b),
-            };
-            self.write_subframe(src, b, plan.kind);
+        let body = self.w.bit_len();
+        for &(i, _) in layout.iter().take(ch) {
+            self.write_subframe(i);
+        }
+        // Never larger than independent VERBATIM subframes (a side channel
+        // costs a bit per sample more, and the stereo choice is made on
+        // estimates): rewrite the frame so if it is.
+        let verbatim = ch as u64 * (SUBFRAME_HEADER_BITS + n as u64 * u64::from(bits));
+        if self.w.bit_len() - body > verbatim {
+            self.w.clear();
+            let code = (ch - 1) as u8;
+            write_frame_header(&mut self.w, n, self.rate, code, bits, frame_number);
+            for c in 0..ch {
+                self.w.put(8, TYPE_VERBATIM);
+                for &v in interleaved.iter().skip(c).step_by(ch) {
+                    self.w.put_wide(bits, v as u64);
+                }
+            }
+            if ch == 2 {
+                self.last_assignment = INDEPENDENT_2;
+            }
         }
         self.w.align();
-        let crc = crc16(&self.w.bytes);
+        let crc = crc16(self.w.bytes());
         self.w.put(16, u64::from(crc));
         out.clear();
-        out.extend_from_slice(&self.w.bytes);
+        out.extend_from_slice(self.w.bytes());
     }
 
-    /// Chooses the cheapest coding of buffer `src` at `bits` per sample.
-    fn plan(&mut self, src: usize, bits: u32) -> Plan {
-        let x = &self.chan[src];
-        let n = x.len();
-        if x.iter().all(|&v| Some(&v) == x.first()) {
-            return Plan {
-                kind: Kind::Constant,
-                bits: 8 + u64::from(bits),
-            };
+    fn ensure_windows(&mut self, n: usize) {
+        if self.windows_len == n && self.windows.len() == self.settings.apodizations.len() {
+            return;
         }
-        let mut best = Plan {
-            kind: Kind::Verbatim,
-            bits: 8 + n as u64 * u64::from(bits),
+        self.windows_len = n;
+        self.windows.clear();
+        for a in self.settings.apodizations {
+            let mut w = Vec::new();
+            match *a {
+                Apodization::Tukey(p) => lpc::tukey(n, p, &mut w),
+                Apodization::SubdivideTukey(parts) => {
+                    lpc::tukey(n, 0.5 / f64::from(parts.max(1)), &mut w)
+                }
+            }
+            self.windows.push(w);
+        }
+    }
+
+    /// Finds the smallest coding of signal `i` at `bps` bits per sample
+    /// and leaves it in slot `i` (removing wasted bits from the signal).
+    fn analyze(&mut self, i: usize, bps: u32) {
+        let (Some(x), Some(slot)) = (self.sig.get_mut(i), self.slots.get_mut(i)) else {
+            return;
         };
-        // Order by the smallest sum of |residual| (as libFLAC does), then
-        // search the partitioning of that order only.
-        let mut best_order = None;
-        let mut best_sum = u64::MAX;
-        for order in 0..=4usize.min(n.saturating_sub(1)) {
-            if let Some(sum) = abs_residual_sum(x, order) {
-                if sum < best_sum {
-                    best_sum = sum;
-                    best_order = Some(order);
-                }
-            }
-        }
-        if let Some(order) = best_order {
-            fixed_residual(x, order, &mut self.residual);
-            let (partition_order, wide_params, rice_bits) = best_partitioning(
-                &self.residual,
-                n,
-                order,
-                self.settings.max_partition_order,
-                &mut self.sums,
-                &mut self.params,
-            );
-            let total = 8 + order as u64 * u64::from(bits) + rice_bits;
-            if total < best.bits {
-                best = Plan {
-                    kind: Kind::Fixed {
-                        order,
-                        partition_order,
-                        wide_params,
-                    },
-                    bits: total,
-                };
-            }
-        }
-        best
-    }
-
-    fn write_subframe(&mut self, src: usize, bits: u32, kind: Kind) {
-        let x = &self.chan[src];
-        let w = &mut self.w;
-        match kind {
-            Kind::Constant => {
-                w.put(8, 0b0000_0000);
-                w.put_wide(bits, x.first().copied().unwrap_or(0) as u64);
-            }
-            Kind::Verbatim => {
-                w.put(8, 0b0000_0010);
-                for &v in x {
-                    w.put_wide(bits, v as u64);
-                }
-            }
-            Kind::Fixed {
-                order,
-                partition_order,
-                wide_params,
-            } => {
-                w.put(8, (0b00_1000 | order as u64) << 1); // FIXED: 0b001xxx (RFC 9639 §9.2.1)
-                for &v in x.iter().take(order) {
-                    w.put_wide(bits, v as u64);
-                }
-                fixed_residual(x, order, &mut self.residual);
-                let n = x.len();
-                let parts = 1usize << partition_order;
-                let psize = n >> partition_order;
-                w.put(2, u64::from(wide_params));
-                w.put(4, u64::from(partition_order));
-                let mut start = order;
-                for p in 0..parts {
-                    let end = (p + 1) * psize;
-                    let slice = self.residual.get(start..end).unwrap_or(&[]);
-                    let sum: u64 = slice.iter().map(|&e| zigzag(e)).sum();
-                    let k = rice_param(sum, slice.len() as u64, wide_params);
-                    w.put(if wide_params { 5 } else { 4 }, u64::from(k));
-                    for &e in slice {
-                        let u = zigzag(e);
-                        w.unary(u >> k);
-                        w.put(k, u);
-                    }
-                    start = end;
-                }
-            }
-        }
-    }
-}
-
-#[inline]
-fn zigzag(e: i64) -> u64 {
-    ((e << 1) ^ (e >> 63)) as u64
-}
-
-/// Residual of the FIXED predictor of `order` at sample `i` (`i >= order`).
-#[inline]
-fn fixed_at(x: &[i64], i: usize, order: usize) -> i64 {
-    match order {
-        0 => x[i],
-        1 => x[i] - x[i - 1],
-        2 => x[i] - 2 * x[i - 1] + x[i - 2],
-        3 => x[i] - 3 * x[i - 1] + 3 * x[i - 2] - x[i - 3],
-        _ => x[i] - 4 * x[i - 1] + 6 * x[i - 2] - 4 * x[i - 3] + x[i - 4],
-    }
-}
-
-/// Sum of |residual| for `order`, or `None` when a residual does not fit in
-/// 32 bits (RFC 9639 §9.2.5: decoders may hold residuals in 32-bit integers).
-fn abs_residual_sum(x: &[i64], order: usize) -> Option<u64> {
-    let mut sum = 0u64;
-    for i in order..x.len() {
-        let e = fixed_at(x, i, order);
-        if e < i64::from(i32::MIN) || e > i64::from(i32::MAX) {
-            return None;
-        }
-        sum += e.unsigned_abs();
-    }
-    Some(sum)
-}
-
-/// Fills `out` with the residual (index `i` for sample `i`; the first
-/// `order` entries are unused).
-fn fixed_residual(x: &[i64], order: usize, out: &mut Vec<i64>) {
-    out.clear();
-    out.resize(order.min(x.len()), 0);
-    out.extend((order..x.len()).map(|i| fixed_at(x, i, order)));
-}
-
-/// The Rice parameter minimising `count*(k+1) + sum>>k` near log2(mean).
-fn rice_param(sum: u64, count: u64, wide: bool) -> u32 {
-    let max = if wide { MAX_RICE5 } else { MAX_RICE4 };
-    rice_cost(sum, count, max).0
-}
-
-/// (parameter, approximate bits) for a partition with `count` zigzagged
-/// residuals adding up to `sum`.
-fn rice_cost(sum: u64, count: u64, max: u32) -> (u32, u64) {
-    if count == 0 {
-        return (0, 0);
-    }
-    let mean = sum / count;
-    let k0 = (64 - mean.leading_zeros()).min(max);
-    let cost = |k: u32| count * u64::from(k + 1) + (sum >> k);
-    // The optimum lies near log2(0.69 × mean), i.e. between k0 - 2 and k0.
-    let mut best = (k0, cost(k0));
-    for k in [k0.saturating_sub(1), k0.saturating_sub(2)] {
-        if cost(k) < best.1 {
-            best = (k, cost(k));
-        }
-    }
-    best
-}
-
-/// Picks the partition order (and whether 5-bit parameters are needed) that
-/// minimises the residual's size. Returns (order, wide, bits).
-fn best_partitioning(
-    residual: &[i64],
-    n: usize,
-    order: usize,
-    max_order: u32,
-    sums: &mut Vec<u64>,
-    scratch: &mut Vec<u32>,
-) -> (u32, bool, u64) {
-    // The deepest order where the block divides evenly and the first
-    // partition still holds more than the warm-up samples.
-    let mut top = 0u32;
-    while top < max_order.min(MAX_PARTITION_ORDER)
-        && n.is_multiple_of(1usize << (top + 1))
-        && (n >> (top + 1)) > order
-    {
-        top += 1;
-    }
-    let parts = 1usize << top;
-    let psize = n >> top;
-    sums.clear();
-    for p in 0..parts {
-        let start = if p == 0 { order } else { p * psize };
-        let end = (p + 1) * psize;
-        sums.push(
-            residual
-                .get(start..end)
-                .unwrap_or(&[])
-                .iter()
-                .map(|&e| zigzag(e))
-                .sum(),
+        analyze(
+            x,
+            bps,
+            slot,
+            &mut self.scratch,
+            &self.windows,
+            &self.settings,
+            &self.kernels,
         );
     }
-    scratch.clear();
-    let mut best = (0u32, false, u64::MAX);
-    let mut level = top;
-    loop {
-        let parts = 1usize << level;
-        let psize = (n >> level) as u64;
-        for wide in [false, true] {
-            let max = if wide { MAX_RICE5 } else { MAX_RICE4 };
-            let mut bits = 6u64;
-            for (p, &sum) in sums.iter().enumerate().take(parts) {
-                let count = if p == 0 { psize - order as u64 } else { psize };
-                bits += if wide { 5 } else { 4 } + rice_cost(sum, count, max).1;
+
+    fn write_subframe(&mut self, i: usize) {
+        let (Some(x), Some(slot)) = (self.sig.get(i), self.slots.get(i)) else {
+            return;
+        };
+        let w = &mut self.w;
+        let n = x.len() as u64;
+        let bps = slot.bps;
+        w.reserve_bits(slot.bits.max(n * u64::from(bps)) + 64);
+        let mark = w.mark();
+        let start = w.bit_len();
+        let verbatim_bits = header_bits(slot.wasted) + n * u64::from(bps);
+        let header = |w: &mut BitWriter, kind: u64| {
+            w.put(8, kind | u64::from(slot.wasted > 0));
+            if slot.wasted > 0 {
+                w.unary(u64::from(slot.wasted - 1));
             }
-            if bits < best.2 {
-                best = (level, wide, bits);
+        };
+        let warmup = |w: &mut BitWriter, order: usize| {
+            for &v in x.iter().take(order) {
+                w.put_wide(bps, v.to_i64() as u64);
+            }
+        };
+        match slot.kind {
+            Kind::Constant => {
+                header(w, TYPE_CONSTANT);
+                w.put_wide(bps, x.first().map_or(0, |v| v.to_i64()) as u64);
+            }
+            Kind::Verbatim => {}
+            Kind::Fixed { order } => {
+                header(w, TYPE_FIXED | (order as u64) << 1);
+                warmup(w, order);
+                rice::write(w, &slot.residual, order, &slot.rice, &slot.params);
+            }
+            Kind::Lpc {
+                order,
+                precision,
+                shift,
+            } => {
+                header(w, TYPE_LPC | ((order as u64 - 1) << 1));
+                warmup(w, order);
+                w.put(4, u64::from(precision - 1));
+                w.put(5, u64::from(shift));
+                for &q in slot.qlp.iter().take(order) {
+                    w.put(precision, q as u32 as u64);
+                }
+                rice::write(w, &slot.residual, order, &slot.rice, &slot.params);
             }
         }
-        if level == 0 {
-            break;
+        if slot.kind == Kind::Verbatim || w.bit_len() - start > verbatim_bits {
+            w.rewind(mark);
+            header(w, TYPE_VERBATIM);
+            for &v in x {
+                w.put_wide(bps, v.to_i64() as u64);
+            }
         }
-        // Merge neighbours for the next order down.
-        for p in 0..parts / 2 {
-            sums[p] = sums[2 * p] + sums[2 * p + 1];
-        }
-        sums.truncate(parts / 2);
-        level -= 1;
     }
-    best
 }
 
+/// Subframe header bits with `wasted` bits flagged (a unary count).
+fn header_bits(wasted: u32) -> u64 {
+    SUBFRAME_HEADER_BITS + u64::from(wasted)
+}
+
+/// Bits of a signed value (two's complement width).
+fn signed_width(v: i32) -> u32 {
+    33 - (v ^ (v >> 31)).leading_zeros()
+}
+
+fn analyze<S: Sample>(
+    x: &mut [S],
+    bps: u32,
+    slot: &mut Slot,
+    sc: &mut Scratch,
+    windows: &[Vec<f64>],
+    settings: &Settings,
+    k: &Kernels,
+) {
+    let n = x.len();
+    slot.wasted = 0;
+    slot.bps = bps;
+    let Some(&first) = x.first() else {
+        slot.kind = Kind::Verbatim;
+        slot.bits = SUBFRAME_HEADER_BITS;
+        return;
+    };
+    if x.iter().all(|&v| v == first) {
+        slot.kind = Kind::Constant;
+        slot.bits = SUBFRAME_HEADER_BITS + u64::from(bps);
+        return;
+    }
+    // Wasted bits: trailing zero bits common to every sample (RFC 9639 §9.2.2).
+    let or = x.iter().fold(0i64, |a, &v| a | v.to_i64());
+    let wasted = or.trailing_zeros().min(bps - 1);
+    let mut bps = bps;
+    if wasted > 0 {
+        for v in x.iter_mut() {
+            *v = S::from_i64(v.to_i64() >> wasted);
+        }
+        bps -= wasted;
+        slot.wasted = wasted;
+        slot.bps = bps;
+    }
+    let x: &[S] = x;
+    let hdr = header_bits(slot.wasted);
+    slot.kind = Kind::Verbatim;
+    slot.bits = hdr + n as u64 * u64::from(bps);
+    let x32 = S::as_i32(x);
+
+    // FIXED: the order with the smallest sum of |residual| (libFLAC's
+    // estimate; ties go to the higher order).
+    if n > lpc::MAX_ORDER.min(4) {
+        let sums = match x32 {
+            Some(x32) if bps <= 28 => (k.fixed_sums)(x32, bps),
+            _ => kernels::fixed_sums64(x),
+        };
+        let order = (0..4)
+            .find(|&o| sums[o] < sums[o + 1..].iter().copied().min().unwrap_or(u64::MAX))
+            .unwrap_or(4);
+        let est = if sums[order] > 0 {
+            (std::f64::consts::LN_2 * sums[order] as f64 / (n - 4) as f64).log2()
+        } else {
+            0.0
+        };
+        if est < f64::from(bps) {
+            let ok = match x32 {
+                Some(x32) if bps + order as u32 <= 31 => {
+                    kernels::fixed_residual32(x32, order, &mut sc.residual);
+                    true
+                }
+                _ => kernels::fixed_residual64(x, order, &mut sc.residual),
+            };
+            if ok {
+                consider(
+                    slot,
+                    sc,
+                    k,
+                    settings,
+                    Kind::Fixed { order },
+                    hdr + order as u64 * u64::from(bps),
+                );
+            }
+        }
+    } else {
+        for order in 0..n.min(5) {
+            if kernels::fixed_residual64(x, order, &mut sc.residual) {
+                consider(
+                    slot,
+                    sc,
+                    k,
+                    settings,
+                    Kind::Fixed { order },
+                    hdr + order as u64 * u64::from(bps),
+                );
+            }
+        }
+    }
+
+    // LPC, once per analysis window.
+    let max_order = settings.max_lpc_order.min(n - 1).min(lpc::MAX_ORDER);
+    if max_order == 0 {
+        return;
+    }
+    let lags = max_order + 1;
+    for (apod, window) in settings.apodizations.iter().zip(windows) {
+        window_signal(x, x32, window, &mut sc.windowed, k);
+        let mut root = [0.0; lpc::MAX_ORDER + 1];
+        (k.autocorrelation)(&sc.windowed, n, &mut root[..lags]);
+        lpc_candidates(
+            x,
+            x32,
+            bps,
+            hdr,
+            &root[..lags],
+            max_order,
+            slot,
+            sc,
+            settings,
+            k,
+        );
+        let Apodization::SubdivideTukey(parts) = *apod else {
+            continue;
+        };
+        // Partial windows over each 1/b of the block; from b = 3 on, the
+        // block without each part too (root minus partial).
+        for b in 2..=parts as usize {
+            let len = n / b;
+            if len <= lpc::MAX_ORDER {
+                break;
+            }
+            for c in 0..b {
+                partial_window(x, x32, window, c * n / b, len, &mut sc.windowed, k);
+                let mut ac = [0.0; lpc::MAX_ORDER + 1];
+                (k.autocorrelation)(&sc.windowed, len, &mut ac[..lags]);
+                lpc_candidates(
+                    x,
+                    x32,
+                    bps,
+                    hdr,
+                    &ac[..lags],
+                    max_order,
+                    slot,
+                    sc,
+                    settings,
+                    k,
+                );
+                if b >= 3 {
+                    let mut punch = [0.0; lpc::MAX_ORDER + 1];
+                    for l in 0..lags {
+                        punch[l] = root[l] - ac[l];
+                    }
+                    lpc_candidates(
+                        x,
+                        x32,
+                        bps,
+                        hdr,
+                        &punch[..lags],
+                        max_order,
+                        slot,
+                        sc,
+                        settings,
+                        k,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `out` = `x` × `window`, then [`lpc::AUTOC_PAD`] zeros.
+fn window_signal<S: Sample>(
+    x: &[S],
+    x32: Option<&[i32]>,
+    window: &[f64],
+    out: &mut Vec<f64>,
+    k: &Kernels,
+) {
+    out.resize(x.len() + lpc::AUTOC_PAD, 0.0);
+    let (body, pad) = out.split_at_mut(x.len());
+    pad.fill(0.0);
+    match x32 {
+        Some(x32) => (k.window)(x32, window, body),
+        None => {
+            for ((o, v), w) in body.iter_mut().zip(x).zip(window) {
+                *o = v.to_i64() as f64 * w;
+            }
+        }
+    }
+}
+
+/// libFLAC's partial window: `len` samples from `start`, with the rising
+/// ramp of the root window on the first half and its falling ramp on the
+/// second (a last odd sample gets weight 0); then [`lpc::AUTOC_PAD`] zeros.
+fn partial_window<S: Sample>(
+    x: &[S],
+    x32: Option<&[i32]>,
+    window: &[f64],
+    start: usize,
+    len: usize,
+    out: &mut Vec<f64>,
+    k: &Kernels,
+) {
+    out.clear();
+    out.resize(len + lpc::AUTOC_PAD, 0.0);
+    let half = len / 2;
+    let n = window.len();
+    let (Some(seg), Some(rise), Some(fall)) = (
+        x.get(start..start + 2 * half),
+        window.get(..half),
+        window.get(n.saturating_sub(half)..),
+    ) else {
+        return;
+    };
+    let (a, b) = out.split_at_mut(half);
+    match x32.and_then(|x| x.get(start..start + 2 * half)) {
+        Some(s32) => {
+            (k.window)(&s32[..half], rise, a);
+            (k.window)(&s32[half..], fall, b);
+        }
+        None => {
+            for ((o, v), w) in a.iter_mut().zip(&seg[..half]).zip(rise) {
+                *o = v.to_i64() as f64 * w;
+            }
+            for ((o, v), w) in b.iter_mut().zip(&seg[half..]).zip(fall) {
+                *o = v.to_i64() as f64 * w;
+            }
+        }
+    }
+}
+
+/// Evaluates the LPC predictor from one autocorrelation: the order
+/// libFLAC's estimate picks, or every precision when searching.
+#[allow(clippy::too_many_arguments)]
+fn lpc_candidates<S: Sample>(
+    x: &[S],
+    x32: Option<&[i32]>,
+    bps: u32,
+    hdr: u64,
+    autoc: &[f64],
+    max_order: usize,
+    slot: &mut Slot,
+    sc: &mut Scratch,
+    settings: &Settings,
+    k: &Kernels,
+) {
+    let energy = autoc.first().copied().unwrap_or(0.0);
+    if energy.is_nan() || energy <= 0.0 {
+        return;
+    }
+    let n = x.len();
+    let max_order = lpc::levinson(autoc, max_order, &mut sc.lp, &mut sc.error);
+    if max_order == 0 {
+        return;
+    }
+    let default_precision = lpc::default_precision(bps, settings.block_size);
+    let guess_precision = if settings.precision_search {
+        lpc::MIN_PRECISION
+    } else {
+        default_precision
+    };
+    let order = lpc::best_order(&sc.error[..max_order], n, bps + guess_precision);
+    if lpc::expected_bits(sc.error[order - 1], n - order) >= f64::from(bps) {
+        return;
+    }
+    let (lo, hi) = if settings.precision_search {
+        (lpc::MIN_PRECISION, lpc::MAX_PRECISION)
+    } else {
+        (default_precision, default_precision)
+    };
+    for precision in lo..=hi {
+        // libFLAC keeps 16-bit (and side) decoding within 32-bit sums.
+        let mut precision = precision;
+        if bps <= 17 {
+            let limit = 32u32.saturating_sub(bps + (usize::BITS - 1 - order.leading_zeros()));
+            precision = precision.min(limit).max(lpc::MIN_PRECISION);
+        }
+        let lp = &sc.lp[order - 1][..order];
+        let Some(shift) = lpc::quantize(lp, precision, &mut sc.qlp[..order]) else {
+            continue;
+        };
+        let q = &sc.qlp[..order];
+        // The precision actually needed by the coefficients.
+        let used = q.iter().map(|&c| signed_width(c)).max().unwrap_or(1).max(1);
+        let ok = match x32 {
+            Some(x32) => {
+                sc.residual.resize(n - order, 0);
+                let sum_q: u64 = q.iter().map(|c| u64::from(c.unsigned_abs())).sum();
+                let max_x = 1u64 << (bps - 1);
+                let bound = sum_q * max_x;
+                if bound <= i32::MAX as u64 && max_x + (bound >> shift) < i32::MAX as u64 {
+                    (k.lpc32)(x32, q, shift, &mut sc.residual);
+                    true
+                } else {
+                    (k.lpc64)(x32, q, shift, &mut sc.residual)
+                }
+            }
+            None => kernels::lpc_wide(x, q, shift, &mut sc.residual),
+        };
+        if !ok {
+            continue;
+        }
+        let fixed =
+            hdr + order as u64 * u64::from(bps) + LPC_FIELDS_BITS + order as u64 * u64::from(used);
+        let qlp = sc.qlp;
+        if consider(
+            slot,
+            sc,
+            k,
+            settings,
+            Kind::Lpc {
+                order,
+                precision: used,
+                shift,
+            },
+            fixed,
+        ) {
+            slot.qlp = qlp;
+        }
+    }
+}
+
+/// Costs the residual in `sc.residual` coded as `kind` (`fixed_bits` being
+/// everything but the residual section) and keeps it in `slot` when it is
+/// the smallest so far.
+fn consider(
+    slot: &mut Slot,
+    sc: &mut Scratch,
+    k: &Kernels,
+    settings: &Settings,
+    kind: Kind,
+    fixed_bits: u64,
+) -> bool {
+    let order = match kind {
+        Kind::Fixed { order } | Kind::Lpc { order, .. } => order,
+        _ => 0,
+    };
+    let choice = rice::search(
+        k,
+        &sc.residual,
+        order,
+        settings.max_partition_order,
+        &mut sc.sums,
+        &mut sc.params,
+    );
+    let bits = fixed_bits + choice.bits;
+    if bits < slot.bits {
+        slot.bits = bits;
+        slot.kind = kind;
+        slot.rice = choice;
+        std::mem::swap(&mut slot.residual, &mut sc.residual);
+        std::mem::swap(&mut slot.params, &mut sc.params);
+        true
+    } else {
+        false
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,7 +858,7 @@ mod tests {
         let enc = |v: u64| {
             let mut w = BitWriter::default();
             write_coded_number(&mut w, v);
-            w.bytes
+            w.bytes().to_vec()
         };
         assert_eq!(enc(0x7F), vec![0x7F]);
         assert_eq!(enc(0x80), vec![0xC2, 0x80]);
@@ -513,13 +881,14 @@ mod tests {
 
     #[test]
     fn fixed_residuals_invert() {
-        let x: Vec<i64> = (0..50).map(|i| (i * i * 7 - 300 * i) % 1000).collect();
+        let x: Vec<i32> = (0..50).map(|i| (i * i * 7 - 300 * i) % 1000).collect();
         for order in 0..=4 {
             let mut r = Vec::new();
-            fixed_residual(&x, order, &mut r);
+            kernels::fixed_residual32(&x, order, &mut r);
             // Rebuild from warm-up + residual with the decoder's recurrence.
-            let mut y: Vec<i64> = x[..order].to_vec();
-            for (i, &e) in r.iter().enumerate().skip(order) {
+            let mut y: Vec<i32> = x[..order].to_vec();
+            for &e in &r {
+                let i = y.len();
                 let p = match order {
                     0 => 0,
                     1 => y[i - 1],
