@@ -39,7 +39,8 @@ with the input samples; --no-verify skips that. Outputs are written to a
 temporary file and renamed when complete: an interrupted conversion leaves no
 partial file, and an existing file is never replaced without --overwrite.
 
-Exit status: 0 all converted (or skipped), 1 a file failed, 2 a usage error.")]
+Exit status: 0 all converted (or skipped), 1 a file failed or the run was
+interrupted, 2 a usage error.")]
 pub struct ConvertArgs {
     /// Files or folders to convert (folders are searched recursively)
     #[arg(required = true, value_name = "INPUT")]

@@ -38,7 +38,7 @@ impl Reporter {
             let total = multi.add(ProgressBar::new(0));
             total.set_style(
                 ProgressStyle::with_template(
-                    "{prefix:>8} [{bar:30}] {percent:>3}%  {msg}  ETA {eta}",
+                    "{prefix:>8} [{bar:30}] {percent:>3}%  ETA {eta:>4}  {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -60,9 +60,12 @@ impl Reporter {
         match &self.mode {
             Mode::Json(out) => {
                 let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
-                if let Ok(line) = serde_json::to_string(&event) {
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
+                match serde_json::to_string(&event) {
+                    Ok(line) => {
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                    Err(e) => eprintln!("aj: cannot show an event as JSON: {e}"),
                 }
             }
             Mode::Plain => {
@@ -141,9 +144,11 @@ impl Bars {
             Event::FileStarted { index, input, .. } => {
                 let bar = self.multi.insert_from_back(0, ProgressBar::new(UNITS));
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {percent:>3}%  {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix:>8} [{bar:30}] {percent:>3}%  {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
                 bar.set_prefix("encode");
                 bar.set_message(

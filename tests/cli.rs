@@ -182,17 +182,79 @@ fn folders_are_recursed_and_their_tree_kept() {
 }
 
 #[test]
-fn output_that_would_replace_its_input_is_refused() {
+fn output_that_would_replace_its_input_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let input = stereo_wav(dir.path(), "x.wav", 0.1);
     let before = std::fs::read(&input).unwrap();
     let r = run(&["convert", s(&input), "-f", "wav", "--overwrite", "--json"]);
-    assert_eq!(r.status, 1);
-    assert!(r.named("file_failed")[0]["error"]
+    assert_eq!(r.status, 0);
+    assert!(r.named("file_skipped")[0]["reason"]
         .as_str()
         .unwrap()
         .contains("replace the input"));
     assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn rerun_with_output_inside_the_input_folder_converts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("album");
+    std::fs::create_dir(&lib).unwrap();
+    stereo_wav(&lib, "one.wav", 0.1);
+    let out = lib.join("flac");
+    for round in 0..2 {
+        let r = run(&["convert", s(&lib), "-f", "flac", "-o", s(&out), "--json"]);
+        assert_eq!(r.status, 0, "round {round}: {}", r.stderr);
+    }
+    assert_eq!(
+        tree(&lib),
+        vec![Path::new("flac/one.flac").to_path_buf(), "one.wav".into()]
+    );
+}
+
+#[test]
+fn lossy_to_wav_is_16_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = stereo_wav(dir.path(), "l.wav", 0.5);
+    let r = run(&["convert", s(&input), "-f", "ogg", "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let out = dir.path().join("wav");
+    let r = run(&[
+        "convert",
+        s(&dir.path().join("l.ogg")),
+        "-f",
+        "wav",
+        "-o",
+        s(&out),
+        "--json",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let (spec, _) = decode_all(&out.join("l.wav"));
+    assert_eq!(spec, aj_core::AudioSpec::int(RATE, 2, 16));
+}
+
+#[cfg(unix)]
+#[test]
+fn json_shows_paths_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.wav");
+    let input = dir.path().join(name);
+    std::fs::copy(stereo_wav(dir.path(), "src.wav", 0.1), &input).unwrap();
+    let out = util::aj()
+        .arg("convert")
+        .arg(&input)
+        .args(["-f", "flac", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let done: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("\"file_done\""))
+        .collect();
+    assert_eq!(done.len(), 1, "{text}");
+    assert!(done[0].contains("caf\u{fffd}.flac"), "{}", done[0]);
 }
 
 #[test]
@@ -444,5 +506,39 @@ fn full_disk_fails_cleanly() {
         err.contains("No space left") && err.contains("big.wav"),
         "{err}"
     );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn second_interrupt_quits_at_once_and_still_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.wav");
+    write_wav(&input, &noise(RATE as usize * 60, 2, 16, 9), 2, RATE, 16);
+    let out = dir.path().join("out");
+    let mut child = util::aj()
+        .args(["convert", s(&input), "-f", "flac", "--level", "8", "-o", s(&out), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"file_started\"") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    lines.for_each(drop);
+    let status = child.wait().unwrap();
+    assert!(matches!(status.code(), Some(130) | Some(1)), "{status:?}");
+    let left = if out.exists() { tree(&out) } else { vec![] };
     assert!(left.is_empty(), "left behind: {left:?}");
 }

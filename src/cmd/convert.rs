@@ -98,11 +98,12 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
 }
 
 /// First Ctrl-C (or SIGTERM): stop cooperatively, removing partial outputs.
-/// Second: leave at once.
+/// Second: remove the temporary outputs and leave at once.
 fn install_interrupt_handler(cancel: &CancelToken) {
     let cancel = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if cancel.is_cancelled() {
+            aj_codec::output::remove_all_pending();
             std::process::exit(130);
         }
         eprintln!("aj: interrupted; stopping (press Ctrl-C again to quit at once)");

@@ -9,8 +9,26 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::Error;
+
+/// Temporary files of this process not yet committed or dropped, so that a
+/// process about to exit at once (a second Ctrl-C) can remove them.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes every temporary output of this process that is still being
+/// written. For a process that must exit without unwinding; the outputs'
+/// writers fail afterwards.
+pub fn remove_all_pending() {
+    for path in pending().drain(..) {
+        let _ = std::fs::remove_file(path);
+    }
+}
 
 /// A file being written, not yet visible at its final path.
 #[derive(Debug)]
@@ -18,6 +36,7 @@ pub struct PendingOutput {
     target: PathBuf,
     temp: tempfile::NamedTempFile,
     overwrite: bool,
+    _registered: Registered,
 }
 
 impl PendingOutput {
@@ -48,13 +67,16 @@ impl PendingOutput {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let temp = builder.tempfile_in(dir).map_err(|e| {
+            // The error's own text names the random temporary name, which
+            // means nothing to the user: name the folder instead.
             Error::Io(io::Error::new(
                 e.kind(),
-                format!("cannot write in {}: {e}", dir.display()),
+                format!("cannot write in {}: {}", dir.display(), e.kind()),
             ))
         })?;
         Ok(PendingOutput {
             target: target.to_path_buf(),
+            _registered: Registered::new(temp.path()),
             temp,
             overwrite,
         })
@@ -105,6 +127,23 @@ impl PendingOutput {
             }
         }
         Ok(())
+    }
+}
+
+/// Keeps a temporary file's path in [`PENDING`] while it lives.
+#[derive(Debug)]
+struct Registered(PathBuf);
+
+impl Registered {
+    fn new(path: &Path) -> Self {
+        pending().push(path.to_path_buf());
+        Registered(path.to_path_buf())
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        pending().retain(|p| p != &self.0);
     }
 }
 
@@ -174,6 +213,18 @@ mod tests {
         assert!(matches!(p.commit(), Err(Error::Exists(_))));
         assert_eq!(std::fs::read(&t2).unwrap(), b"theirs");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn pending_outputs_can_be_removed_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = PendingOutput::create(&dir.path().join("a.wav"), false).unwrap();
+        let temp = p.temp_path().to_path_buf();
+        assert!(temp.exists());
+        remove_all_pending();
+        assert!(!temp.exists());
+        drop(p);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -4,14 +4,15 @@
 //! needs another sample format) → [`FileSink`] (encoder, tags, verification of
 //! lossless outputs, atomic rename).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aj_codec::encode::{self, EncoderOptions};
 use aj_codec::sink::{FileSink, FileSinkOptions};
 use aj_codec::{decode, tags, Format};
-use aj_core::{CancelToken, Processor, Sink};
+use aj_core::{AudioSpec, CancelToken, Processor, SampleFormat, Sink};
 use aj_dsp::convert::FormatConverter;
 
 use crate::engine::Event;
@@ -86,8 +87,28 @@ impl ConvertSpec {
 pub struct Item {
     pub index: usize,
     pub input: PathBuf,
-    /// Where the output goes, or why this input cannot be converted.
-    pub output: Result<PathBuf, String>,
+    pub plan: Planned,
+}
+
+/// What planning decided for one input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    /// Convert into this output.
+    Convert(PathBuf),
+    /// Leave alone, for this reason (not an error).
+    Skip { output: PathBuf, reason: String },
+    /// Cannot be converted (missing input, unreadable folder…).
+    Fail(String),
+}
+
+impl Item {
+    /// The output path, when there is one.
+    pub fn output(&self) -> Option<&Path> {
+        match &self.plan {
+            Planned::Convert(o) | Planned::Skip { output: o, .. } => Some(o),
+            Planned::Fail(_) => None,
+        }
+    }
 }
 
 /// How one item ended.
@@ -98,19 +119,35 @@ pub enum ItemOutcome {
     Skipped,
 }
 
-/// Expands the inputs into items, in a stable order.
-pub fn plan(spec: &ConvertSpec) -> Vec<Item> {
+/// Expands the inputs into items, in a stable order. Stops early (with what
+/// it found so far) when `cancel` is set.
+///
+/// Folders are searched recursively; hidden entries and the output folder
+/// itself are passed over, and a folder reached twice (through links) is read
+/// once. When several inputs would give the same output, the lossless one is
+/// converted (or the first, among equals) and the others are skipped.
+pub fn plan(spec: &ConvertSpec, cancel: &CancelToken) -> Vec<Item> {
+    let out_dir = spec.output_dir.as_deref().map(normalise);
     let mut found: Vec<(PathBuf, Result<PathBuf, String>)> = Vec::new();
     for input in &spec.inputs {
+        if cancel.is_cancelled() {
+            break;
+        }
         if input.is_dir() {
-            let mut files = Vec::new();
-            if let Err(e) = walk(input, &mut files) {
+            let mut walker = Walker {
+                skip: out_dir.clone(),
+                seen: HashSet::new(),
+                files: Vec::new(),
+                errors: Vec::new(),
+                cancel,
+            };
+            if let Err(e) = walker.walk(input) {
                 found.push((input.clone(), Err(format!("cannot read folder: {e}"))));
-            }
-            if files.is_empty() {
+            } else if walker.files.is_empty() && walker.errors.is_empty() {
                 found.push((input.clone(), Err("no audio files in this folder".into())));
             }
-            for f in files {
+            found.extend(walker.errors.into_iter().map(|(p, e)| (p, Err(e))));
+            for f in walker.files {
                 let rel_dir = f
                     .parent()
                     .and_then(|p| p.strip_prefix(input).ok())
@@ -125,60 +162,112 @@ pub fn plan(spec: &ConvertSpec) -> Vec<Item> {
             found.push((input.clone(), Err("no such file or folder".into())));
         }
     }
-    let mut seen: HashMap<PathBuf, PathBuf> = HashMap::new();
+
+    // Which input each output goes to: the lossless one, else the first.
+    let mut owner: HashMap<PathBuf, usize> = HashMap::new();
+    for (i, (input, out)) in found.iter().enumerate() {
+        let Ok(out) = out else { continue };
+        if same_file(input, out) {
+            continue;
+        }
+        owner
+            .entry(normalise(out))
+            .and_modify(|o| {
+                if looks_lossless(input) && !looks_lossless(&found[*o].0) {
+                    *o = i;
+                }
+            })
+            .or_insert(i);
+    }
     found
-        .into_iter()
+        .iter()
         .enumerate()
-        .map(|(index, (input, output))| {
-            let output = output.and_then(|out| {
-                if same_file(&input, &out) {
-                    return Err(format!(
-                        "the output would replace the input {} (choose another folder with -o)",
-                        out.display()
-                    ));
-                }
-                let key = normalise(&out);
-                if let Some(first) = seen.get(&key) {
-                    return Err(format!(
-                        "{} is also the output of {}",
-                        out.display(),
-                        first.display()
-                    ));
-                }
-                seen.insert(key, input.clone());
-                Ok(out)
-            });
-            Item {
-                index,
-                input,
-                output,
-            }
+        .map(|(index, (input, out))| {
+            let plan = match out {
+                Err(e) => Planned::Fail(e.clone()),
+                Ok(out) if same_file(input, out) => Planned::Skip {
+                    output: out.clone(),
+                    reason: "already in this format (the output would replace the input; choose another folder with -o)"
+                        .into(),
+                },
+                Ok(out) => match owner.get(&normalise(out)) {
+                    Some(&o) if o != index => Planned::Skip {
+                        output: out.clone(),
+                        reason: format!("{} is converted to the same output", found[o].0.display()),
+                    },
+                    _ => Planned::Convert(out.clone()),
+                },
+            };
+            Item { index, input: input.clone(), plan }
         })
         .collect()
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
+/// True for inputs whose extension names a lossless format.
+fn looks_lossless(p: &Path) -> bool {
+    p.extension().is_some_and(|e| {
+        matches!(
+            e.to_string_lossy().to_ascii_lowercase().as_str(),
+            "wav"
+                | "wave"
+                | "rf64"
+                | "bwf"
+                | "w64"
+                | "aif"
+                | "aiff"
+                | "aifc"
+                | "flac"
+                | "alac"
+                | "caf"
+        )
+    })
+}
+
+/// A recursive folder search that cannot loop.
+struct Walker<'a> {
+    /// The output folder: never searched for inputs.
+    skip: Option<PathBuf>,
+    /// Folders already read, by their real path.
+    seen: HashSet<PathBuf>,
+    files: Vec<PathBuf>,
+    errors: Vec<(PathBuf, String)>,
+    cancel: &'a CancelToken,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path) -> std::io::Result<()> {
+        let real = dir.canonicalize()?;
+        if self.skip.as_ref() == Some(&real) || !self.seen.insert(real) {
+            return Ok(());
         }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| {
-            AUDIO_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-        }) {
-            out.push(p);
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                // An unreadable sub-folder fails alone, not the whole search.
+                if let Err(e) = self.walk(&p) {
+                    self.errors.push((p, format!("cannot read folder: {e}")));
+                }
+            } else if p.extension().is_some_and(|e| {
+                AUDIO_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
+            }) {
+                self.files.push(p);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn output_path(spec: &ConvertSpec, input: &Path, rel_dir: Option<&Path>) -> PathBuf {
@@ -212,16 +301,27 @@ fn same_file(a: &Path, b: &Path) -> bool {
     normalise(a) == normalise(b)
 }
 
-/// Runs one item's pipeline and reports its events.
+/// Runs one item's pipeline and reports its events. Folders it creates for
+/// the output are added to `created_dirs` (see [`remove_empty_dirs`]).
 pub fn run_item(
     spec: &ConvertSpec,
     item: &Item,
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
+    created_dirs: &Mutex<Vec<PathBuf>>,
 ) -> ItemOutcome {
-    let output = match &item.output {
-        Ok(o) => o.clone(),
-        Err(e) => {
+    let output = match &item.plan {
+        Planned::Convert(o) => o.clone(),
+        Planned::Skip { output, reason } => {
+            on_event(Event::FileSkipped {
+                index: item.index,
+                input: item.input.clone(),
+                output: Some(output.clone()),
+                reason: reason.clone(),
+            });
+            return ItemOutcome::Skipped;
+        }
+        Planned::Fail(e) => {
             on_event(Event::FileFailed {
                 index: item.index,
                 input: item.input.clone(),
@@ -230,6 +330,14 @@ pub fn run_item(
             return ItemOutcome::Failed;
         }
     };
+    if output.is_dir() {
+        on_event(Event::FileFailed {
+            index: item.index,
+            input: item.input.clone(),
+            error: format!("a folder is in the way of the output {}", output.display()),
+        });
+        return ItemOutcome::Failed;
+    }
     if !spec.overwrite && output.symlink_metadata().is_ok() {
         on_event(Event::FileSkipped {
             index: item.index,
@@ -239,7 +347,7 @@ pub fn run_item(
         });
         return ItemOutcome::Skipped;
     }
-    match convert_file(spec, item, &output, cancel, on_event) {
+    match convert_file(spec, item, &output, cancel, on_event, created_dirs) {
         Ok((frames, verified)) => {
             on_event(Event::FileDone {
                 index: item.index,
@@ -279,21 +387,38 @@ fn convert_file(
     output: &Path,
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
+    created_dirs: &Mutex<Vec<PathBuf>>,
 ) -> Result<(u64, bool), String> {
     let mut decoder = decode::open(&item.input).map_err(|e| e.to_string())?;
     let info = decoder.info().clone();
     let src_spec = decoder.spec();
-    // Lossy sources become 16-bit integers, float PCM 24-bit (with dither).
-    let float_bits = if info.lossless { 24 } else { 16 };
-    let target = encode::input_spec(spec.format, src_spec, float_bits);
+    // Lossy sources become 16-bit integers in lossless formats (WAV too);
+    // float PCM stays float in WAV and becomes 24-bit elsewhere (dithered).
+    let target = if !info.lossless && spec.format.is_lossless() {
+        AudioSpec {
+            format: SampleFormat::Int { bits: 16 },
+            ..src_spec
+        }
+    } else {
+        encode::input_spec(spec.format, src_spec, 24)
+    };
     let mut converter = FormatConverter::new(src_spec, target.format);
     let mut tags = tags::read(&item.input).map_err(|e| e.to_string())?;
     // The source's encoder name describes the old file, not the new one.
     tags.drop_encoding_info();
 
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+        created_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(missing);
     }
     let out_err = |e: String| format!("writing {}: {e}", output.display());
     let options = FileSinkOptions {
@@ -341,6 +466,18 @@ fn convert_file(
     Ok((frames, verified))
 }
 
+/// Removes the folders a job created that stayed empty (its items failed or
+/// were cancelled), deepest first. Call once no item is running.
+pub fn remove_empty_dirs(created_dirs: Vec<PathBuf>) {
+    let mut dirs = created_dirs;
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    dirs.dedup();
+    for d in dirs {
+        // Fails, as it should, for a folder that holds anything.
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
 fn progress(item: &Item, frames: u64, total: Option<u64>) -> Event {
     let percent = total
         .filter(|&t| t > 0)
@@ -359,13 +496,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn planned(items: &[Item]) -> Vec<Planned> {
+        items.iter().map(|i| i.plan.clone()).collect()
+    }
+
     #[test]
-    fn plan_names_outputs_and_refuses_collisions() {
+    fn plan_names_outputs_and_settles_collisions() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir_all(d.join("lib/sub")).unwrap();
         for f in [
-            "a.wav",
+            "a.mp3",
             "a.flac",
             "lib/b.mp3",
             "lib/sub/c.ogg",
@@ -376,7 +517,7 @@ mod tests {
         }
         let mut spec = ConvertSpec::new(
             vec![
-                d.join("a.wav"),
+                d.join("a.mp3"),
                 d.join("a.flac"),
                 d.join("lib"),
                 d.join("gone.wav"),
@@ -384,25 +525,69 @@ mod tests {
             Format::Opus,
         );
         spec.output_dir = Some(d.join("out"));
-        let items = plan(&spec);
-        let outs: Vec<_> = items.iter().map(|i| i.output.clone()).collect();
-        assert_eq!(outs[0], Ok(d.join("out/a.opus")));
-        assert!(outs[1].as_ref().unwrap_err().contains("also the output of"));
-        assert_eq!(outs[2], Ok(d.join("out/b.opus")));
-        assert_eq!(outs[3], Ok(d.join("out/sub/c.opus")));
-        assert_eq!(outs[4], Err("no such file or folder".to_string()));
+        let items = plan(&spec, &CancelToken::new());
+        let p = planned(&items);
+        // a.mp3 and a.flac both give a.opus: the lossless source wins.
+        assert!(
+            matches!(&p[0], Planned::Skip { reason, .. } if reason.contains("a.flac is converted"))
+        );
+        assert_eq!(p[1], Planned::Convert(d.join("out/a.opus")));
+        assert_eq!(p[2], Planned::Convert(d.join("out/b.opus")));
+        assert_eq!(p[3], Planned::Convert(d.join("out/sub/c.opus")));
+        assert_eq!(p[4], Planned::Fail("no such file or folder".to_string()));
         assert_eq!(items.len(), 5);
         assert!(items.iter().enumerate().all(|(i, it)| it.index == i));
 
-        // Without -o, beside the input; the same format in place is refused.
+        // Without -o, beside the input; the same format in place is skipped.
         let spec = ConvertSpec::new(vec![d.join("a.flac")], Format::Flac);
-        assert!(plan(&spec)[0]
-            .output
-            .as_ref()
-            .unwrap_err()
-            .contains("replace the input"));
+        let p = planned(&plan(&spec, &CancelToken::new()));
+        assert!(
+            matches!(&p[0], Planned::Skip { reason, .. } if reason.contains("replace the input"))
+        );
         let spec = ConvertSpec::new(vec![d.join("lib/b.mp3")], Format::Wav);
-        assert_eq!(plan(&spec)[0].output, Ok(d.join("lib/b.wav")));
+        assert_eq!(
+            planned(&plan(&spec, &CancelToken::new())),
+            vec![Planned::Convert(d.join("lib/b.wav"))]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn plan_survives_link_loops_and_skips_the_output_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("lib/a")).unwrap();
+        std::fs::create_dir_all(d.join("lib/out")).unwrap();
+        std::fs::write(d.join("lib/a/x.wav"), b"").unwrap();
+        std::fs::write(d.join("lib/out/old.wav"), b"").unwrap();
+        std::os::unix::fs::symlink("..", d.join("lib/a/up")).unwrap();
+        std::os::unix::fs::symlink("../a", d.join("lib/a/self")).unwrap();
+        let mut spec = ConvertSpec::new(vec![d.join("lib")], Format::Flac);
+        spec.output_dir = Some(d.join("lib/out"));
+        let p = planned(&plan(&spec, &CancelToken::new()));
+        assert_eq!(p, vec![Planned::Convert(d.join("lib/out/a/x.flac"))]);
+
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        assert!(plan(&spec, &cancel).is_empty());
+    }
+
+    #[test]
+    fn empty_created_folders_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("x/y/z")).unwrap();
+        std::fs::create_dir_all(d.join("k/l")).unwrap();
+        std::fs::write(d.join("k/l/kept.flac"), b"").unwrap();
+        remove_empty_dirs(vec![
+            d.join("x"),
+            d.join("x/y/z"),
+            d.join("x/y"),
+            d.join("k/l"),
+            d.join("k"),
+        ]);
+        assert!(!d.join("x").exists());
+        assert!(d.join("k/l/kept.flac").exists());
     }
 
     #[test]

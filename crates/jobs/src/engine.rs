@@ -1,6 +1,6 @@
 //! The engine: runs a job's items on worker threads and reports events.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -27,7 +27,9 @@ pub enum Event {
     },
     FileStarted {
         index: usize,
+        #[serde(with = "lossy_path")]
         input: PathBuf,
+        #[serde(with = "lossy_path")]
         output: PathBuf,
         total_frames: Option<u64>,
         sample_rate: u32,
@@ -35,36 +37,77 @@ pub enum Event {
     /// Throttled to a few per second per file.
     Progress {
         index: usize,
+        #[serde(with = "lossy_path")]
         input: PathBuf,
         frames: u64,
         total_frames: Option<u64>,
         percent: Option<f64>,
     },
-    /// The stage changed within a file (`"encode"`, `"verify"`).
+    /// A file entered a later stage (`"verify"`: decoding the output again).
     Stage {
         index: usize,
+        #[serde(with = "lossy_path")]
         input: PathBuf,
         stage: String,
     },
     FileDone {
         index: usize,
+        #[serde(with = "lossy_path")]
         input: PathBuf,
+        #[serde(with = "lossy_path")]
         output: PathBuf,
         frames: u64,
         verified: bool,
     },
     FileFailed {
         index: usize,
+        #[serde(with = "lossy_path")]
         input: PathBuf,
         error: String,
     },
     FileSkipped {
         index: usize,
+        #[serde(with = "lossy_path")]
         input: PathBuf,
+        #[serde(with = "lossy_path::option")]
         output: Option<PathBuf>,
         reason: String,
     },
     Summary(Summary),
+}
+
+/// Paths in events are text: JSON has no other way to carry them. A path that
+/// is not valid UTF-8 is shown with replacement characters rather than
+/// dropping the event.
+mod lossy_path {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string_lossy())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        String::deserialize(d).map(PathBuf::from)
+    }
+
+    pub mod option {
+        use std::path::PathBuf;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+            match p {
+                Some(p) => s.serialize_some(&p.to_string_lossy()),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+            Option::<String>::deserialize(d).map(|o| o.map(PathBuf::from))
+        }
+    }
 }
 
 /// How a job ended.
@@ -96,7 +139,7 @@ fn run_convert(
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Summary {
-    let plan = convert::plan(spec);
+    let plan = convert::plan(spec, cancel);
     let threads = spec.threads().min(plan.len()).max(1);
     on_event(Event::JobStarted {
         files: plan.len(),
@@ -104,6 +147,7 @@ fn run_convert(
     });
     let summary = Mutex::new(Summary::default());
     let next = AtomicUsize::new(0);
+    let created_dirs = Mutex::new(Vec::new());
     let tally = |outcome: &ItemOutcome| {
         let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
         match outcome {
@@ -121,12 +165,13 @@ fn run_convert(
                     on_event(skip(item, "cancelled"));
                     ItemOutcome::Skipped
                 } else {
-                    convert::run_item(spec, item, cancel, on_event)
+                    convert::run_item(spec, item, cancel, on_event, &created_dirs)
                 };
                 tally(&outcome);
             });
         }
     });
+    convert::remove_empty_dirs(created_dirs.into_inner().unwrap_or_else(|p| p.into_inner()));
     let mut s = summary.into_inner().unwrap_or_else(|p| p.into_inner());
     s.cancelled = cancel.is_cancelled();
     on_event(Event::Summary(s));
@@ -137,7 +182,7 @@ fn skip(item: &Item, reason: &str) -> Event {
     Event::FileSkipped {
         index: item.index,
         input: item.input.clone(),
-        output: item.output.clone().ok(),
+        output: item.output().map(Path::to_path_buf),
         reason: reason.to_string(),
     }
 }
