@@ -622,7 +622,10 @@ fn flac_metadata_layout_and_seek_table() {
     let (blocks, frames_at) = flac_blocks(&b);
     let kinds: Vec<(u8, bool)> = blocks.iter().map(|(k, l, _)| (*k, *l)).collect();
     assert_eq!(kinds, [(0, false), (3, false), (1, true)]);
-    assert_eq!(blocks[2].2.len(), 8192, "padding for tags");
+    // The unused seek-point reservation (256 points) joins the padding.
+    assert_eq!(blocks[1].2.len(), 3 * 18, "only the used seek points");
+    assert_eq!(blocks[2].2.len(), 8192 + 253 * 18, "padding for tags");
+    assert!(blocks[2].2.iter().all(|&b| b == 0), "padding is zeros");
 
     let si = streaminfo(&blocks[0].2);
     assert_eq!(
@@ -650,10 +653,7 @@ fn flac_metadata_layout_and_seek_table() {
         [0, 81920, 163_840],
         "first frames at or after 0, 10 s, 20 s"
     );
-    assert!(
-        points[used.len()..].iter().all(|p| *p == (u64::MAX, 0, 0)),
-        "placeholders last"
-    );
+    assert_eq!(used.len(), points.len(), "no placeholders left");
     for &&(sample, offset, n) in &used {
         let at = frames_at + offset as usize;
         assert_eq!(

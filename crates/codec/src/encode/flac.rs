@@ -2,9 +2,11 @@
 //!
 //! The stream is written as it comes: `fLaC`, then STREAMINFO, a SEEKTABLE of
 //! [`SEEK_POINTS`] reserved points and an 8 KiB PADDING block (room for tags,
-//! which `crate::tags` writes afterwards through lofty), then one frame per
-//! block size (see the levels below) input frames. [`Encoder::finish`] patches STREAMINFO
-//! (sizes, total samples, MD5) and the seek table in place. Memory holds one
+//! which `crate::tags` writes afterwards), then one frame per block size (see
+//! the levels below) input frames. [`Encoder::finish`] patches STREAMINFO
+//! (sizes, total samples, MD5) in place, and rewrites the reservation as a
+//! SEEKTABLE of the points used followed by one PADDING block holding the
+//! rest, so that no frame moves. Memory holds one
 //! block of samples and one encoded frame, whatever the length of the input.
 //!
 //! Frames come from our own encoder ([`own`]): CONSTANT, VERBATIM, FIXED
@@ -182,6 +184,25 @@ impl SeekTable {
             frames,
         });
         self.next = (sample / self.interval + 1) * self.interval;
+    }
+
+    /// What replaces the reserved SEEKTABLE and PADDING blocks at the end of
+    /// the stream: a SEEKTABLE of the used points only, then one PADDING block
+    /// taking the unused reservation as well (tags can use it), of the same
+    /// total size, so no frame moves.
+    fn finished_blocks(&self) -> Vec<u8> {
+        let used = self.points.len().min(SEEK_POINTS);
+        let mut v = Vec::with_capacity(8 + SEEK_POINTS * SEEK_POINT_LEN + PADDING_LEN);
+        push_block_header(&mut v, false, BLOCK_SEEKTABLE, used * SEEK_POINT_LEN);
+        for p in self.points.iter().take(used) {
+            v.extend_from_slice(&p.sample.to_be_bytes());
+            v.extend_from_slice(&p.offset.to_be_bytes());
+            v.extend_from_slice(&p.frames.to_be_bytes());
+        }
+        let padding = (SEEK_POINTS - used) * SEEK_POINT_LEN + PADDING_LEN;
+        push_block_header(&mut v, true, BLOCK_PADDING, padding);
+        v.resize(v.len() + padding, 0);
+        v
     }
 
     /// The SEEKTABLE body: used points, then placeholders.
@@ -428,12 +449,12 @@ impl Encoder for FlacEncoder {
             self.encode_block(&pending)?;
         }
         let info = self.streaminfo();
-        let table = self.seek.bytes();
+        let tail = self.seek.finished_blocks();
         let out = &mut self.out;
         out.seek(SeekFrom::Start(STREAMINFO_AT))?;
         out.write_all(&info)?;
-        out.seek(SeekFrom::Start(SEEKTABLE_AT))?;
-        out.write_all(&table)?;
+        out.seek(SeekFrom::Start(SEEKTABLE_AT - 4))?;
+        out.write_all(&tail)?;
         out.flush()?;
         Ok(())
     }
