@@ -310,42 +310,36 @@ pub fn run_item(
     on_event: &(dyn Fn(Event) + Sync),
     created_dirs: &Mutex<Vec<PathBuf>>,
 ) -> ItemOutcome {
-    let output = match &item.plan {
-        Planned::Convert(o) => o.clone(),
-        Planned::Skip { output, reason } => {
-            on_event(Event::FileSkipped {
-                index: item.index,
-                input: item.input.clone(),
-                output: Some(output.clone()),
-                reason: reason.clone(),
-            });
-            return ItemOutcome::Skipped;
-        }
-        Planned::Fail(e) => {
-            on_event(Event::FileFailed {
-                index: item.index,
-                input: item.input.clone(),
-                error: e.clone(),
-            });
-            return ItemOutcome::Failed;
-        }
-    };
-    if output.is_dir() {
+    let fail = |error: String| {
         on_event(Event::FileFailed {
             index: item.index,
             input: item.input.clone(),
-            error: format!("a folder is in the way of the output {}", output.display()),
+            error,
         });
-        return ItemOutcome::Failed;
-    }
-    if !spec.overwrite && output.symlink_metadata().is_ok() {
+        ItemOutcome::Failed
+    };
+    let skip = |output: &Path, reason: &str| {
         on_event(Event::FileSkipped {
             index: item.index,
             input: item.input.clone(),
-            output: Some(output),
-            reason: "output exists (use --overwrite to replace it)".into(),
+            output: Some(output.to_path_buf()),
+            reason: reason.to_string(),
         });
-        return ItemOutcome::Skipped;
+        ItemOutcome::Skipped
+    };
+    let output = match &item.plan {
+        Planned::Convert(o) => o.clone(),
+        Planned::Skip { output, reason } => return skip(output, reason),
+        Planned::Fail(e) => return fail(e.clone()),
+    };
+    if output.is_dir() {
+        return fail(format!(
+            "a folder is in the way of the output {}",
+            output.display()
+        ));
+    }
+    if !spec.overwrite && output.symlink_metadata().is_ok() {
+        return skip(&output, "output exists (use --overwrite to replace it)");
     }
     match convert_file(spec, item, &output, cancel, on_event, created_dirs) {
         Ok((frames, verified)) => {
@@ -358,24 +352,9 @@ pub fn run_item(
             });
             ItemOutcome::Done
         }
-        Err(e) if cancel.is_cancelled() => {
-            let _ = e;
-            on_event(Event::FileSkipped {
-                index: item.index,
-                input: item.input.clone(),
-                output: Some(output),
-                reason: "cancelled".into(),
-            });
-            ItemOutcome::Skipped
-        }
-        Err(error) => {
-            on_event(Event::FileFailed {
-                index: item.index,
-                input: item.input.clone(),
-                error,
-            });
-            ItemOutcome::Failed
-        }
+        // Whatever error a cancelled pipeline stopped with, it was cancelled.
+        Err(_) if cancel.is_cancelled() => skip(&output, "cancelled"),
+        Err(error) => fail(error),
     }
 }
 
