@@ -13,6 +13,7 @@
 
 pub mod decode;
 pub mod encode;
+mod ogg;
 pub mod output;
 pub mod sink;
 pub mod tags;

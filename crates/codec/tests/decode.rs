@@ -620,31 +620,47 @@ fn opus_multichannel_mapping_family_1() {
 }
 
 #[test]
-fn aac_in_mp4_decodes() {
+fn aac_in_mp4_decodes_to_the_exact_length() {
     if !tk::have_tool("ffmpeg") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let frames = 44_100;
-    let pcm = tk::sine(frames, 2, 44_100, 16, 440.0, 0.5);
-    let wav = write(dir.path(), "in.wav", &tk::wav_bytes(&pcm, 2, 44_100, 16));
-    let out = dir.path().join("x.m4a");
-    run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(&wav)
-        .args(["-c:a", "aac", "-b:a", "128k"])
-        .arg(&out));
-    let (info, spec, got) = decode_all(&out).unwrap();
-    assert_eq!(spec, AudioSpec::float(44_100, 2));
-    assert_eq!(
-        (info.container.as_str(), info.codec.as_str()),
-        ("MP4", "AAC-LC")
-    );
-    // Symphonia's MP4 reader does not apply the edit list, so the encoder
-    // priming (1024 frames) and the last frame's padding stay in.
-    let n = floats(&got).len() / 2;
-    assert!(n >= frames && n <= frames + 3 * 1024, "{n} frames");
-    assert!(rms(floats(&got)) > 0.2, "not silent");
+    // Regression: the 1024 priming frames and the last packet's padding
+    // stayed in (a 2.000 s file decoded to 90112 frames, `info` said 89224).
+    for frames in [88_200usize, 44_100 + 777] {
+        // A sweep, so that only one lag lines it up with the source.
+        let pcm = tk::sweep(frames, 2, 44_100, 16, 200.0, 4000.0);
+        let wav = write(dir.path(), "in.wav", &tk::wav_bytes(&pcm, 2, 44_100, 16));
+        let out = dir.path().join(format!("x{frames}.m4a"));
+        run(Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&wav)
+            .args(["-c:a", "aac", "-b:a", "128k"])
+            .arg(&out));
+        let (info, spec, got) = decode_all(&out).unwrap();
+        assert_eq!(spec, AudioSpec::float(44_100, 2));
+        assert_eq!(
+            (info.container.as_str(), info.codec.as_str()),
+            ("MP4", "AAC-LC")
+        );
+        let n = floats(&got).len() / 2;
+        assert_eq!(n, frames, "decoded frames");
+        assert_eq!(info.total_frames, Some(frames as u64), "declared frames");
+        assert!(rms(floats(&got)) > 0.2, "not silent");
+        // Aligned with the input: the priming was cut, not something else.
+        // The best lag against the source sine is 0.
+        let src: Vec<f32> = pcm.iter().map(|&v| v as f32 / 32768.0).collect();
+        let dec = floats(&got);
+        let corr = |lag: i64| -> f64 {
+            (4096..20_000i64)
+                .map(|i| f64::from(src[2 * i as usize]) * f64::from(dec[2 * (i + lag) as usize]))
+                .sum()
+        };
+        let best = (-2000..2000i64)
+            .max_by(|&a, &b| corr(a).total_cmp(&corr(b)))
+            .unwrap();
+        assert!(best.abs() <= 1, "output is off the input by {best} frames");
+    }
 }
 
 #[test]
@@ -712,4 +728,150 @@ fn unsupported_codecs_are_named() {
         matches!(e, Error::Unsupported(_) | Error::Corrupt(_)),
         "{e:?}"
     );
+}
+
+// ---- damaged and unusual inputs (regressions) ----
+
+/// Decodes the whole file; the error message if any read fails.
+fn decode_err(path: &Path) -> Option<String> {
+    decode_all(path).err().map(|e| e.to_string())
+}
+
+#[test]
+fn truncated_mp3_with_a_xing_header_is_an_error() {
+    if !tk::have_tool("lame") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = tk::sine(88_200, 2, 44_100, 16, 440.0, 0.5);
+    let wav = write(dir.path(), "in.wav", &tk::wav_bytes(&pcm, 2, 44_100, 16));
+    let out = dir.path().join("id3.mp3");
+    run(Command::new("lame")
+        .args(["--quiet", "--tt", "Title", "--add-id3v2", "-b", "128"])
+        .arg(&wav)
+        .arg(&out));
+    let good = std::fs::read(&out).unwrap();
+    assert!(decode_err(&out).is_none(), "the intact file decodes");
+    // Regression: a cut just after the Xing frame decoded to nothing, and
+    // half a file to 0.86 s, both without an error.
+    for cut in [2982, good.len() / 2, good.len() * 9 / 10] {
+        let p = write(dir.path(), &format!("cut{cut}.mp3"), &good[..cut]);
+        let msg = decode_err(&p).unwrap_or_else(|| panic!("cut at {cut} decoded without error"));
+        assert!(msg.contains("truncated"), "{msg}");
+        assert!(msg.contains("2.00 s the header declares"), "{msg}");
+    }
+}
+
+#[test]
+fn truncated_ogg_vorbis_is_an_error() {
+    if !tk::have_tool("oggenc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = tk::sine(48_000, 2, 48_000, 16, 440.0, 0.5);
+    let wav = write(dir.path(), "in.wav", &tk::wav_bytes(&pcm, 2, 48_000, 16));
+    let out = dir.path().join("x.ogg");
+    run(Command::new("oggenc")
+        .args(["-Q", "-o"])
+        .arg(&out)
+        .arg(&wav));
+    let good = std::fs::read(&out).unwrap();
+    let p = write(dir.path(), "half.ogg", &good[..good.len() / 2]);
+    assert!(
+        decode_err(&p).is_some(),
+        "half a Vorbis file must not decode cleanly"
+    );
+}
+
+/// Byte offsets of the Ogg pages in `data`.
+fn ogg_pages(data: &[u8]) -> Vec<usize> {
+    let mut at = 0;
+    let mut v = Vec::new();
+    while at + 27 <= data.len() && &data[at..at + 4] == b"OggS" {
+        v.push(at);
+        let n = usize::from(data[at + 26]);
+        let body: usize = data[at + 27..at + 27 + n]
+            .iter()
+            .map(|&l| usize::from(l))
+            .sum();
+        at += 27 + n + body;
+    }
+    v
+}
+
+#[test]
+fn damaged_or_truncated_opus_is_an_error() {
+    if !tk::have_tool("opusenc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = tk::sine(96_000, 2, 48_000, 16, 440.0, 0.5);
+    let wav = write(dir.path(), "in.wav", &tk::wav_bytes(&pcm, 2, 48_000, 16));
+    let out = dir.path().join("x.opus");
+    run(Command::new("opusenc").arg("--quiet").arg(&wav).arg(&out));
+    let good = std::fs::read(&out).unwrap();
+    assert!(decode_err(&out).is_none());
+    // Regression: five flipped bytes converted as "done" with 648 of
+    // 96000 frames.
+    let mut bad = good.clone();
+    let mut rng = tk::Rng::new(5);
+    for _ in 0..5 {
+        let at = good.len() / 4 + (rng.next_u64() % (good.len() as u64 / 2)) as usize;
+        bad[at] ^= 0x21;
+    }
+    let p = write(dir.path(), "flipped.opus", &bad);
+    let msg = decode_err(&p).expect("a damaged Opus file is an error");
+    assert!(
+        msg.contains("damaged Ogg page at byte") && msg.contains("CRC mismatch"),
+        "{msg}"
+    );
+    // Cut at a page boundary: every page is intact, the end is missing.
+    let pages = ogg_pages(&good);
+    assert!(pages.len() > 4);
+    let cut = pages[pages.len() / 2];
+    let p = write(dir.path(), "cut.opus", &good[..cut]);
+    let msg = decode_err(&p).expect("a truncated Opus file is an error");
+    assert!(msg.contains("truncated"), "{msg}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_directory_and_unreadable_inputs_say_what_is_wrong() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Regression: a FIFO failed with "truncated (in the '\xe9e=j' chunk)".
+    let fifo = dir.path().join("ff.wav");
+    run(Command::new("mkfifo").arg(&fifo));
+    let msg = decode::open(&fifo).err().unwrap().to_string();
+    assert!(msg.contains("not a regular file"), "{msg}");
+    // A folder: not "Is a directory (os error 21)".
+    let msg = decode::open(dir.path()).err().unwrap().to_string();
+    assert_eq!(msg, "is a folder, not an audio file");
+    let missing = decode::open(&dir.path().join("nope.wav")).err().unwrap();
+    assert_eq!(missing.to_string(), "cannot open: no such file");
+    // Unreadable (meaningless when the tests run as root).
+    let locked = write(
+        dir.path(),
+        "locked.wav",
+        &tk::wav_bytes(&[0; 8], 2, 8000, 16),
+    );
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&locked).is_err() {
+        let msg = decode::open(&locked).err().unwrap().to_string();
+        assert_eq!(msg, "cannot open: permission denied");
+    }
+}
+
+#[test]
+fn binary_chunk_ids_are_escaped_in_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = tk::wav_bytes(&[0; 8], 2, 8000, 16);
+    // Replace the data chunk by a junk chunk whose size runs past the end.
+    let data_at = bytes.windows(4).position(|w| w == b"data").unwrap();
+    bytes[data_at..data_at + 4].copy_from_slice(&[0xE9, b'e', b'=', 0x01]);
+    bytes[data_at + 4..data_at + 8].copy_from_slice(&1_000_000u32.to_le_bytes());
+    let p = write(dir.path(), "junk.wav", &bytes);
+    let msg = decode::open(&p).err().unwrap().to_string();
+    assert!(msg.contains(r"'\xE9e=\x01'"), "{msg}");
+    assert!(msg.chars().all(|c| !c.is_control()), "{msg:?}");
 }

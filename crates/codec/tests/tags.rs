@@ -1248,3 +1248,36 @@ fn empty_audio_files_take_tags() {
         }
     }
 }
+
+/// Regression: an MP4 `covr` picture was read with kind "other"; iTunes and
+/// ffmpeg mean the front cover by it.
+#[test]
+fn mp4_cover_is_the_front_cover() {
+    if !have_tool("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("s.wav");
+    write_wav(
+        &wav,
+        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
+        2,
+        RATE,
+        16,
+    );
+    let cover = dir.path().join("cover.jpg");
+    std::fs::write(&cover, jpeg_8x8()).unwrap();
+    let m4a = dir.path().join("c.m4a");
+    run(Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&wav)
+        .arg("-i")
+        .arg(&cover)
+        .args(["-map", "0:a", "-map", "1", "-c:a", "aac", "-c:v", "copy"])
+        .args(["-disposition:v:0", "attached_pic"])
+        .arg(&m4a));
+    let t = tags::read(&m4a).unwrap();
+    assert_eq!(t.pictures.len(), 1, "{t:?}");
+    assert_eq!(t.pictures[0].kind, PictureKind::FrontCover);
+    assert_eq!(t.pictures[0].data, jpeg_8x8());
+}

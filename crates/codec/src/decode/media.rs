@@ -10,9 +10,21 @@
 //!   depth) into an error instead of garbage;
 //! - checks FLAC's STREAMINFO MD5 (RFC 9639 §8.2) and the declared length
 //!   of lossless streams at the end;
-//! - skips undecodable packets only for lossy codecs, within a limit.
+//! - removes the encoder delay and padding of MP4 audio that the MP4 reader
+//!   leaves in (edit list or `iTunSMPB`, see [`super::mp4`]);
+//! - never lets a damaged lossy file pass as good. A lossy decoder could
+//!   play on past damage, and does so here (within a limit) to reach the
+//!   end, but the end of the stream is then an error, because a conversion
+//!   must never report success for a damaged file:
+//!   - any packet that could not be decoded ("damaged: N packets…");
+//!   - a decoded length shorter, by more than two packets, than a length the
+//!     file states reliably: the Xing/Info/VBRI frame count of MP3, the last
+//!     granule position of Ogg, the MP4 track duration (after its edit);
+//!     a length MP3 estimates from the file size is not trusted;
+//!   - an Ogg stream whose last page is not flagged end-of-stream.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use aj_core::{AudioSpec, SampleFormat, Samples};
@@ -30,7 +42,9 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
+use super::mp4::{self, Edit};
 use super::{average_bitrate, Decoder, MediaInfo, PacketDecoder, Reader};
+use crate::ogg::{pages_backwards, FLAG_EOS, MAX_PAGE_LEN};
 use crate::Error;
 
 /// Undecodable packets in a row after which a lossy stream is given up as
@@ -55,7 +69,25 @@ pub(crate) struct MediaFile {
     shift: u32,
     /// Frames declared by the container, checked at the end for lossless codecs.
     declared_frames: Option<u64>,
+    /// Frames declared in a way that can be trusted for a lossy codec.
+    lossy_declared: Option<u64>,
+    /// Frames the decoder produced (before any MP4 edit).
     decoded_frames: u64,
+    /// Frames handed out (after any MP4 edit).
+    output_frames: u64,
+    /// The largest packet decoded, in frames.
+    max_packet_frames: u64,
+    /// The MP4 edit (priming and real length), applied once the rate is known.
+    edit: Option<Edit>,
+    /// Frames still to drop at the start.
+    skip_left: u64,
+    /// Frames still to hand out, when the length is limited by an edit.
+    keep_left: Option<u64>,
+    /// Undecodable packets of a lossy stream, and where and why the first failed.
+    bad_packets: u32,
+    first_bad: Option<(u64, String)>,
+    /// An Ogg stream whose last page lacks the end-of-stream flag.
+    ogg_missing_eos: bool,
     /// The first decoded packet, decoded while opening.
     primed: Option<Samples>,
     consecutive_errors: u32,
@@ -197,7 +229,8 @@ impl MediaFile {
                 MetadataOptions::default(),
             )
             .map_err(map_open_error)?;
-        let container = container_name(format.format_info().short_name);
+        let short = format.format_info().short_name;
+        let container = container_name(short);
 
         let Some(track) = format.default_track(TrackType::Audio).cloned() else {
             if format.first_track(TrackType::Video).is_some() {
@@ -250,6 +283,21 @@ impl MediaFile {
         .or(dparams.bits_per_sample)
         .or(params.bits_per_sample);
         let declared_frames = track.num_frames;
+        // Gapless and length information symphonia does not give, read by
+        // a second handle (the first belongs to the format reader).
+        let mut probe = File::open(path).map_err(super::open_error)?;
+        let edit = if short == "isomp4" {
+            mp4::read_edit(&mut probe, track.id)
+        } else {
+            None
+        };
+        let reliable_length = match short {
+            "mp1" | "mp2" | "mp3" => mpeg_has_length_header(&mut probe),
+            "isomp4" | "ogg" => true,
+            _ => false,
+        };
+        let ogg_missing_eos =
+            short == "ogg" && ogg_last_page_eos(&mut probe, track.id) == Some(false);
 
         let mut me = MediaFile {
             format,
@@ -271,7 +319,16 @@ impl MediaFile {
             is_flac,
             shift: 0,
             declared_frames,
+            lossy_declared: declared_frames.filter(|_| !lossless && reliable_length),
             decoded_frames: 0,
+            output_frames: 0,
+            max_packet_frames: 0,
+            edit,
+            skip_left: 0,
+            keep_left: None,
+            bad_packets: 0,
+            first_bad: None,
+            ogg_missing_eos,
             primed: None,
             consecutive_errors: 0,
             ended: false,
@@ -297,6 +354,7 @@ impl MediaFile {
                 // No audio at all: a valid but empty stream.
                 self.ended = true;
                 self.finish_spec(None, bits)?;
+                self.apply_edit();
                 return self.end_checks();
             };
             match self.decoder.decode(&packet) {
@@ -311,6 +369,7 @@ impl MediaFile {
                     self.info.channels = u16::try_from(channels)
                         .map_err(|_| Error::Unsupported(format!("{channels} channels")))?;
                     self.finish_spec(Some(kind), bits)?;
+                    self.apply_edit();
                     let mut out = empty_like(self.spec.format);
                     self.append_last(&mut out)?;
                     self.primed = Some(out);
@@ -318,6 +377,21 @@ impl MediaFile {
                 }
                 Err(e) => self.on_decode_error(e)?,
             }
+        }
+    }
+
+    /// Turns the MP4 edit into frames at the output rate.
+    fn apply_edit(&mut self) {
+        let Some(e) = self.edit else {
+            return;
+        };
+        let (skip, length) = e.frames(self.spec.sample_rate);
+        self.skip_left = skip;
+        self.keep_left = Some(length);
+        self.info.total_frames = Some(length);
+        self.declared_frames = Some(length);
+        if !self.lossless {
+            self.lossy_declared = Some(length);
         }
     }
 
@@ -470,6 +544,10 @@ impl MediaFile {
             return Err(map_stream_error(e));
         }
         self.consecutive_errors += 1;
+        self.bad_packets += 1;
+        if self.first_bad.is_none() {
+            self.first_bad = Some((self.output_frames, e.to_string()));
+        }
         if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
             return Err(Error::Corrupt(format!(
                 "the audio data is damaged: {MAX_CONSECUTIVE_ERRORS} packets in a row could not be decoded ({e})"
@@ -508,28 +586,76 @@ impl MediaFile {
                 ));
             }
         }
-        self.decoded_frames += buf.frames() as u64;
+        let n = buf.frames() as u64;
+        self.decoded_frames += n;
+        self.max_packet_frames = self.max_packet_frames.max(n);
+        let base = out.len();
         interleave(&buf, out, self.shift);
         self.consecutive_errors = 0;
+        // The MP4 edit: priming dropped at the start, padding at the end.
+        let drop = self.skip_left.min(n);
+        self.skip_left -= drop;
+        let mut keep = n - drop;
+        if let Some(k) = &mut self.keep_left {
+            keep = keep.min(*k);
+            *k -= keep;
+        }
+        if keep < n {
+            let c = channels;
+            let from = base + drop as usize * c;
+            let to = from + keep as usize * c;
+            match out {
+                Samples::Int(v) => {
+                    v.truncate(to);
+                    v.drain(base..from);
+                }
+                Samples::Float(v) => {
+                    v.truncate(to);
+                    v.drain(base..from);
+                }
+            }
+        }
+        self.output_frames += keep;
         Ok(())
     }
 
     fn end_checks(&mut self) -> Result<(), Error> {
+        let got = self.output_frames;
         if self.lossless {
             if let Some(n) = self.declared_frames {
-                if n != self.decoded_frames {
-                    return Err(Error::Corrupt(if self.decoded_frames < n {
+                if n != got {
+                    return Err(Error::Corrupt(if got < n {
                         format!(
-                            "the file is truncated: the header announces {n} frames but only {} could be decoded",
-                            self.decoded_frames
+                            "the file is truncated: the header announces {n} frames but only {got} could be decoded"
                         )
                     } else {
-                        format!(
-                            "the stream holds {} frames but its header announces {n}",
-                            self.decoded_frames
-                        )
+                        format!("the stream holds {got} frames but its header announces {n}")
                     }));
                 }
+            }
+        } else {
+            let secs = |f: u64| f as f64 / f64::from(self.spec.sample_rate.max(1));
+            if let Some(n) = self.lossy_declared {
+                // Two packets of slack: encoders round their frame counts.
+                if got.saturating_add(2 * self.max_packet_frames) < n {
+                    return Err(Error::Corrupt(format!(
+                        "truncated: decoded {:.2} s of the {:.2} s the header declares",
+                        secs(got),
+                        secs(n)
+                    )));
+                }
+            }
+            if self.ogg_missing_eos {
+                return Err(Error::Corrupt(
+                    "truncated: the Ogg stream ends without its end-of-stream page".into(),
+                ));
+            }
+            if let Some((at, why)) = &self.first_bad {
+                return Err(Error::Corrupt(format!(
+                    "damaged: {} packet(s) could not be decoded (the first at {:.2} s: {why})",
+                    self.bad_packets,
+                    secs(*at)
+                )));
             }
         }
         if self.is_flac && self.decoder.finalize().verify_ok == Some(false) {
@@ -577,6 +703,57 @@ impl PacketDecoder for MediaFile {
             }
         }
     }
+}
+
+/// True when an MPEG audio file starts with a Xing, Info or VBRI frame,
+/// which states the number of frames (rather than leaving the length to be
+/// estimated from the file size).
+fn mpeg_has_length_header(f: &mut File) -> bool {
+    let mut head = [0u8; 10];
+    if f.seek(SeekFrom::Start(0)).is_err() || f.read_exact(&mut head).is_err() {
+        return false;
+    }
+    // ID3v2 (id3v2.4.0-structure §3.1): a syncsafe size, plus a footer.
+    let mut start = 0u64;
+    if &head[0..3] == b"ID3" {
+        let size = head[6..10]
+            .iter()
+            .fold(0u64, |a, &b| (a << 7) | u64::from(b & 0x7F));
+        let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
+        start = 10 + size + footer;
+    }
+    let mut buf = vec![0u8; 8192];
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return false;
+    }
+    let n = f.read(&mut buf).unwrap_or(0);
+    let buf = buf.get(..n).unwrap_or_default();
+    // The first frame sync (11 set bits), then the tag within its first
+    // bytes (after the side information, at most 36 bytes in).
+    let Some(sync) = buf
+        .windows(2)
+        .position(|w| w[0] == 0xFF && w[1] & 0xE0 == 0xE0)
+    else {
+        return false;
+    };
+    let frame = buf
+        .get(sync..(sync + 64).min(buf.len()))
+        .unwrap_or_default();
+    frame
+        .windows(4)
+        .any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
+}
+
+/// Whether the last page of Ogg stream `serial` is flagged end-of-stream
+/// (RFC 3533 §6); `None` when no page of it is found near the end.
+fn ogg_last_page_eos(f: &mut File, serial: u32) -> Option<bool> {
+    let len = f.metadata().ok()?.len();
+    let scan = MAX_PAGE_LEN as u64 + 1024;
+    f.seek(SeekFrom::Start(len.saturating_sub(scan))).ok()?;
+    let mut tail = Vec::new();
+    f.take(scan).read_to_end(&mut tail).ok()?;
+    let last = pages_backwards(&tail, serial).next();
+    last.map(|h| h.flags & FLAG_EOS != 0)
 }
 
 /// What sample type a decoded buffer holds.

@@ -27,6 +27,7 @@ use aj_core::{AudioSpec, Block, Frames, Samples, Source};
 use crate::Error;
 
 mod media;
+mod mp4;
 mod opus;
 mod opus_ffi;
 mod pcm;
@@ -60,11 +61,17 @@ pub trait Decoder: Source {
 /// The format is recognised by the file's content; the extension is ignored,
 /// so a mislabelled file decodes as what it really is.
 ///
+/// Only regular files are accepted: a folder, pipe or device is refused
+/// before it is opened (decoders reopen and seek in their input).
+///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read; [`Error::Corrupt`] when it is
-/// empty, truncated or not an audio file; [`Error::Unsupported`] for a codec
-/// this suite does not decode.
+/// [`Error::Io`] when the file cannot be read ("cannot open: permission
+/// denied"); [`Error::Corrupt`] when it is empty, truncated, not an audio
+/// file or not a regular file; [`Error::Unsupported`] for a codec this suite
+/// does not decode. Damage found later (a damaged lossy stream, a decoded
+/// length short of the declared one) is an error from `read`.
 pub fn open(path: &Path) -> Result<Box<dyn Decoder>, Error> {
+    check_regular_file(path)?;
     let mut head = [0u8; 64];
     let n = read_head(path, &mut head)?;
     let head = &head[..n];
@@ -97,9 +104,53 @@ pub fn open(path: &Path) -> Result<Box<dyn Decoder>, Error> {
     })
 }
 
+/// Refuses what is not a regular file before anything opens it: decoders
+/// open the file more than once and seek in it, which a pipe or a device
+/// cannot do (and opening a FIFO would block until someone writes to it).
+fn check_regular_file(path: &Path) -> Result<(), Error> {
+    let meta = std::fs::metadata(path).map_err(open_error)?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err(Error::Corrupt("is a folder, not an audio file".into()));
+    }
+    if !ft.is_file() {
+        return Err(Error::Corrupt(
+            "not a regular file (a pipe, socket or device); save it to a file first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An error opening the input, worded for a person; the kind is kept.
+pub(crate) fn open_error(e: std::io::Error) -> Error {
+    use std::io::ErrorKind as K;
+    let what = match e.kind() {
+        K::NotFound => "cannot open: no such file".to_string(),
+        K::PermissionDenied => "cannot open: permission denied".to_string(),
+        K::IsADirectory => "is a folder, not an audio file".to_string(),
+        _ => format!("cannot open: {e}"),
+    };
+    Error::Io(std::io::Error::new(e.kind(), what))
+}
+
+/// A four-character code (chunk or codec id) for a message: printable
+/// ASCII as is, any other byte as `\xNN`, so a damaged file never puts raw
+/// binary on a terminal.
+pub(crate) fn fourcc(id: &[u8]) -> String {
+    id.iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b).to_string()
+            } else {
+                format!("\\x{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Reads up to `buf.len()` bytes from the start of the file.
 fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize, Error> {
-    let mut f = File::open(path)?;
+    let mut f = File::open(path).map_err(open_error)?;
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..]) {

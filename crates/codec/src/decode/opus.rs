@@ -14,6 +14,10 @@ use aj_core::{AudioSpec, Samples};
 
 use super::opus_ffi::{error_text, MsDecoder, MAX_FRAMES_PER_PACKET};
 use super::{average_bitrate, MediaInfo, PacketDecoder};
+use crate::ogg::{
+    pages_backwards, Page, PageRead, PageReader, FLAG_BOS, FLAG_CONTINUED, FLAG_EOS, MAX_PAGE_LEN,
+    NO_GRANULE,
+};
 use crate::Error;
 
 /// Opus always decodes at 48 kHz here (RFC 7845 §4: granule positions
@@ -22,13 +26,11 @@ const RATE: u32 = 48_000;
 /// Largest Ogg packet we assemble. An Opus packet is at most 1275 bytes per
 /// frame × 48 frames per stream (RFC 6716 §3.2.5), times up to 255 streams.
 const MAX_PACKET: usize = 1275 * 48 * 255;
-/// Garbage we skip while looking for the next page before giving up.
-const MAX_RESYNC: u64 = 1024 * 1024;
-/// Damaged pages or packets in a row after which we give up.
+/// Undecodable packets in a row after which decoding stops at once.
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
-/// How far from the end the last page is looked for (a page is at most
-/// 27 + 255 + 255 × 255 bytes, RFC 3533 §6).
-const TAIL_SCAN: u64 = 27 + 255 + 255 * 255 + 1024;
+/// How far from the end the last page is looked for (one whole page, with
+/// room for trailing bytes).
+const TAIL_SCAN: u64 = MAX_PAGE_LEN as u64 + 1024;
 
 /// True when `head` is the first page of an Ogg stream whose first packet
 /// is an `OpusHead`.
@@ -41,51 +43,6 @@ pub(crate) fn sniff(head: &[u8]) -> bool {
     };
     let at = 27 + usize::from(nseg);
     head.get(at..at + 8) == Some(b"OpusHead")
-}
-
-/// Ogg CRC-32 (RFC 3533 §6: polynomial 0x04C11DB7, initial value 0, no
-/// reflection, no final XOR).
-fn crc_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    for (i, e) in t.iter_mut().enumerate() {
-        let mut r = (i as u32) << 24;
-        for _ in 0..8 {
-            r = if r & 0x8000_0000 != 0 {
-                (r << 1) ^ 0x04C1_1DB7
-            } else {
-                r << 1
-            };
-        }
-        *e = r;
-    }
-    t
-}
-
-fn crc_update(table: &[u32; 256], mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc = (crc << 8) ^ table[((crc >> 24) as u8 ^ b) as usize];
-    }
-    crc
-}
-
-/// One Ogg page (RFC 3533 §6).
-struct Page {
-    header_type: u8,
-    granule: u64,
-    serial: u32,
-    lacing: Vec<u8>,
-    body: Vec<u8>,
-}
-
-const CONTINUED: u8 = 0x01;
-const BOS: u8 = 0x02;
-const EOS: u8 = 0x04;
-
-enum PageRead {
-    Page(Page),
-    /// A page whose CRC did not match (already skipped).
-    Damaged,
-    Eof,
 }
 
 /// A complete packet of our stream.
@@ -101,8 +58,7 @@ struct OggPacket {
 }
 
 struct OggReader {
-    r: BufReader<File>,
-    crc: [u32; 256],
+    pages: PageReader<BufReader<File>>,
     serial: u32,
     partial: Vec<u8>,
     /// Packets completed but not yet returned.
@@ -111,125 +67,72 @@ struct OggReader {
 }
 
 impl OggReader {
-    fn read_page(&mut self) -> Result<PageRead, Error> {
-        // Find the capture pattern "OggS", skipping junk up to a limit.
-        let mut hdr = [0u8; 27];
-        let mut skipped: u64 = 0;
-        let mut have = 0usize;
-        loop {
-            while have < 4 {
-                match read_full(&mut self.r, &mut hdr[have..4])? {
-                    0 if have == 0 && skipped == 0 => return Ok(PageRead::Eof),
-                    0 => {
-                        return Err(Error::Corrupt(
-                            "the file is truncated (it ends in the middle of an Ogg page)".into(),
-                        ))
-                    }
-                    n => have += n,
-                }
-            }
-            if &hdr[0..4] == b"OggS" {
-                break;
-            }
-            hdr.copy_within(1..4, 0);
-            have = 3;
-            skipped += 1;
-            if skipped > MAX_RESYNC {
-                return Err(Error::Corrupt(
-                    "no Ogg page found where one was expected".into(),
-                ));
-            }
+    /// The next intact page. A damaged page or junk between pages is an
+    /// error: a lossy decoder could play on, but the file is damaged and a
+    /// conversion must not report success.
+    fn read_page(&mut self) -> Result<Option<Page>, Error> {
+        match self.pages.read_page()? {
+            PageRead::Page(p) => Ok(Some(p)),
+            PageRead::Eof => Ok(None),
+            PageRead::Damaged { offset } => Err(Error::Corrupt(format!(
+                "damaged Ogg page at byte {offset} (CRC mismatch)"
+            ))),
+            PageRead::Junk { offset, skipped } => Err(Error::Corrupt(format!(
+                "damaged Ogg stream: {skipped} bytes at byte {offset} are not an Ogg page"
+            ))),
         }
-        if read_full(&mut self.r, &mut hdr[4..27])? < 23 {
-            return Err(Error::Corrupt(
-                "the file is truncated (in an Ogg page header)".into(),
-            ));
-        }
-        if hdr[4] != 0 {
-            return Ok(PageRead::Damaged);
-        }
-        let nseg = usize::from(hdr[26]);
-        let mut lacing = vec![0u8; nseg];
-        if read_full(&mut self.r, &mut lacing)? < nseg {
-            return Err(Error::Corrupt(
-                "the file is truncated (in an Ogg page header)".into(),
-            ));
-        }
-        let body_len: usize = lacing.iter().map(|&l| usize::from(l)).sum();
-        let mut body = vec![0u8; body_len];
-        if read_full(&mut self.r, &mut body)? < body_len {
-            return Err(Error::Corrupt(
-                "the file is truncated (it ends in the middle of an Ogg page)".into(),
-            ));
-        }
-        let stored_crc = u32::from_le_bytes([hdr[22], hdr[23], hdr[24], hdr[25]]);
-        let mut h = hdr;
-        h[22..26].fill(0);
-        let mut crc = crc_update(&self.crc, 0, &h);
-        crc = crc_update(&self.crc, crc, &lacing);
-        crc = crc_update(&self.crc, crc, &body);
-        if crc != stored_crc {
-            return Ok(PageRead::Damaged);
-        }
-        let mut g = [0u8; 8];
-        g.copy_from_slice(&hdr[6..14]);
-        Ok(PageRead::Page(Page {
-            header_type: hdr[5],
-            granule: u64::from_le_bytes(g),
-            serial: u32::from_le_bytes([hdr[14], hdr[15], hdr[16], hdr[17]]),
-            lacing,
-            body,
-        }))
     }
 
     /// Splits a page of our stream into packets.
-    fn push_page(&mut self, page: &Page) {
-        if page.header_type & CONTINUED == 0 && !self.partial.is_empty() {
-            // The continuation of the previous packet was lost.
-            self.partial.clear();
+    fn push_page(&mut self, page: &Page) -> Result<(), Error> {
+        let flags = page.header.flags;
+        let continued = flags & FLAG_CONTINUED != 0;
+        if continued == self.partial.is_empty() {
+            // A continuation without its start, or a start without its
+            // continuation: a page is missing.
+            return Err(Error::Corrupt(
+                "damaged Ogg stream: a packet continues on a page that is missing".into(),
+            ));
         }
         let mut at = 0usize;
-        // A continued page whose start we lost: skip to its first packet end.
-        let mut skipping = page.header_type & CONTINUED != 0 && self.partial.is_empty();
         let first_new = self.ready.len();
         for &l in &page.lacing {
             let l = usize::from(l);
             let seg = page.body.get(at..at + l).unwrap_or_default();
             at += l;
-            if !skipping {
-                if self.partial.len() + seg.len() > MAX_PACKET {
-                    // Larger than any Opus packet: drop it (it fails to decode anyway).
-                    skipping = true;
-                    self.partial.clear();
-                } else {
-                    self.partial.extend_from_slice(seg);
-                }
+            if self.partial.len() + seg.len() > MAX_PACKET {
+                return Err(Error::Corrupt(format!(
+                    "damaged Opus stream: a packet is larger than {MAX_PACKET} bytes"
+                )));
             }
+            self.partial.extend_from_slice(seg);
             if l < 255 {
-                if !skipping {
-                    self.ready.push_back(OggPacket {
-                        data: std::mem::take(&mut self.partial),
-                        granule: None,
-                        eos: false,
-                        page_end: false,
-                    });
-                }
-                skipping = false;
+                self.ready.push_back(OggPacket {
+                    data: std::mem::take(&mut self.partial),
+                    granule: None,
+                    eos: false,
+                    page_end: false,
+                });
             }
         }
         if let Some(last) = self.ready.iter_mut().skip(first_new).last() {
-            last.granule = (page.granule != u64::MAX).then_some(page.granule);
-            last.eos = page.header_type & EOS != 0;
+            last.granule = (page.header.granule != NO_GRANULE).then_some(page.header.granule);
+            last.eos = flags & FLAG_EOS != 0;
             last.page_end = true;
         }
-        if page.header_type & EOS != 0 {
+        if flags & FLAG_EOS != 0 {
             self.ended = true;
-            self.partial.clear();
+            if !self.partial.is_empty() {
+                return Err(Error::Corrupt(
+                    "damaged Ogg stream: its last page ends inside a packet".into(),
+                ));
+            }
         }
+        Ok(())
     }
 
     /// The next packet of our stream; `Ok(None)` at its end.
-    fn next_packet(&mut self, errors: &mut u32) -> Result<Option<OggPacket>, Error> {
+    fn next_packet(&mut self) -> Result<Option<OggPacket>, Error> {
         loop {
             if let Some(p) = self.ready.pop_front() {
                 return Ok(Some(p));
@@ -238,22 +141,16 @@ impl OggReader {
                 return Ok(None);
             }
             match self.read_page()? {
-                PageRead::Eof => return Ok(None),
-                PageRead::Damaged => {
-                    self.partial.clear();
-                    *errors += 1;
-                    if *errors > MAX_CONSECUTIVE_ERRORS {
-                        return Err(Error::Corrupt(
-                            "the Ogg stream is damaged: too many pages in a row fail their checksum".into(),
-                        ));
-                    }
+                // RFC 3533 §4: a stream ends with a page flagged
+                // end-of-stream; without it the file was cut short.
+                None => {
+                    return Err(Error::Corrupt(
+                        "truncated: the Ogg stream ends without its end-of-stream page".into(),
+                    ))
                 }
-                PageRead::Page(p) if p.serial == self.serial => {
-                    *errors = 0;
-                    self.push_page(&p);
-                }
-                PageRead::Page(p) => {
-                    if p.header_type & BOS != 0 && self.ended {
+                Some(p) if p.header.serial == self.serial => self.push_page(&p)?,
+                Some(p) => {
+                    if p.header.flags & FLAG_BOS != 0 && self.ended {
                         return Err(Error::Unsupported(
                             "chained Ogg streams (several streams one after another)".into(),
                         ));
@@ -263,19 +160,6 @@ impl OggReader {
             }
         }
     }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(n)
 }
 
 /// The fields of `OpusHead` we use (RFC 7845 §5.1).
@@ -359,23 +243,12 @@ fn parse_head(p: &[u8]) -> Result<OpusHead, Error> {
 fn last_granule(f: &mut File, len: u64, serial: u32) -> Option<u64> {
     let start = len.saturating_sub(TAIL_SCAN);
     f.seek(SeekFrom::Start(start)).ok()?;
-    let mut tail = Vec::with_capacity((len - start) as usize);
+    let mut tail = Vec::new();
     f.take(TAIL_SCAN).read_to_end(&mut tail).ok()?;
-    let mut best = None;
-    let mut i = 0;
-    while i + 27 <= tail.len() {
-        if &tail[i..i + 4] == b"OggS" && tail[i + 4] == 0 {
-            let s = u32::from_le_bytes([tail[i + 14], tail[i + 15], tail[i + 16], tail[i + 17]]);
-            let mut g = [0u8; 8];
-            g.copy_from_slice(&tail[i + 6..i + 14]);
-            let g = u64::from_le_bytes(g);
-            if s == serial && g != u64::MAX {
-                best = Some(g);
-            }
-        }
-        i += 1;
-    }
-    best
+    let granule = pages_backwards(&tail, serial)
+        .map(|h| h.granule)
+        .find(|&g| g != NO_GRANULE);
+    granule
 }
 
 pub(crate) struct OpusFile {
@@ -392,41 +265,38 @@ pub(crate) struct OpusFile {
     offset: u64,
     seen_first_page: bool,
     pcm: Vec<f32>,
+    /// Undecodable packets in a row.
     errors: u32,
-    produced_any: bool,
+    /// Undecodable packets in all, and why the first one failed, where.
+    bad_packets: u32,
+    first_bad: Option<(u64, &'static str)>,
+    /// Frames handed out so far.
+    produced: u64,
 }
 
 impl OpusFile {
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
-        let file = File::open(path)?;
+        let file = File::open(path).map_err(super::open_error)?;
         let len = file.metadata()?.len();
         let mut ogg = OggReader {
-            r: BufReader::new(file),
-            crc: crc_table(),
+            pages: PageReader::new(BufReader::new(file)),
             serial: 0,
             partial: Vec::new(),
             ready: Default::default(),
             ended: false,
         };
         // The first page carries OpusHead alone (RFC 7845 §3).
-        let first = match ogg.read_page()? {
-            PageRead::Page(p) => p,
-            PageRead::Damaged => {
-                return Err(Error::Corrupt(
-                    "the first Ogg page is damaged (checksum mismatch)".into(),
-                ))
-            }
-            PageRead::Eof => return Err(Error::Corrupt("the file is empty".into())),
-        };
-        ogg.serial = first.serial;
-        ogg.push_page(&first);
-        let mut errors = 0;
+        let first = ogg
+            .read_page()?
+            .ok_or_else(|| Error::Corrupt("the file is empty".into()))?;
+        ogg.serial = first.header.serial;
+        ogg.push_page(&first)?;
         let head_pkt = ogg
-            .next_packet(&mut errors)?
+            .next_packet()?
             .ok_or_else(|| Error::Corrupt("the Opus identification header is missing".into()))?;
         let head = parse_head(&head_pkt.data)?;
         // The second packet is OpusTags (§5.2); it may span pages.
-        let tags = ogg.next_packet(&mut errors)?.ok_or_else(|| {
+        let tags = ogg.next_packet()?.ok_or_else(|| {
             Error::Corrupt("the file is truncated (no Opus comment header)".into())
         })?;
         if !tags.data.starts_with(b"OpusTags") {
@@ -465,7 +335,9 @@ impl OpusFile {
             seen_first_page: false,
             pcm: vec![0.0; MAX_FRAMES_PER_PACKET * channels],
             errors: 0,
-            produced_any: false,
+            bad_packets: 0,
+            first_bad: None,
+            produced: 0,
         })
     }
 }
@@ -483,9 +355,15 @@ impl PacketDecoder for OpusFile {
         let Samples::Float(out) = out else {
             return Err(Error::Corrupt("internal: Opus output must be float".into()));
         };
-        let Some(pkt) = self.ogg.next_packet(&mut self.errors)? else {
-            if !self.produced_any && self.errors > 0 {
-                return Err(Error::Corrupt("no Opus packet could be decoded".into()));
+        let Some(pkt) = self.ogg.next_packet()? else {
+            if let Some((at, why)) = self.first_bad {
+                // Lossy decoding could play on, but the file is damaged and
+                // a conversion must not report success.
+                return Err(Error::Corrupt(format!(
+                    "damaged: {} Opus packet(s) could not be decoded (the first at {:.2} s: {why})",
+                    self.bad_packets,
+                    at as f64 / f64::from(RATE)
+                )));
             }
             return Ok(false);
         };
@@ -495,8 +373,11 @@ impl PacketDecoder for OpusFile {
         let n = match self.dec.decode(&pkt.data, &mut self.pcm) {
             Ok(n) => n,
             Err(code) => {
-                // Lossy: a damaged packet is skipped, within a limit.
+                // Skipped for now, reported at the end of the stream.
                 self.errors += 1;
+                self.bad_packets += 1;
+                self.first_bad
+                    .get_or_insert((self.produced, error_text(code)));
                 if self.errors > MAX_CONSECUTIVE_ERRORS {
                     return Err(Error::Corrupt(format!(
                         "the Opus stream is damaged: {MAX_CONSECUTIVE_ERRORS} packets in a row could not be decoded ({})",
@@ -540,7 +421,7 @@ impl PacketDecoder for OpusFile {
             } else {
                 out.extend_from_slice(slice);
             }
-            self.produced_any = true;
+            self.produced += (end - start) as u64;
         }
         Ok(true)
     }

@@ -298,7 +298,7 @@ fn open_wav(mut r: BufReader<File>, file_len: u64, container: &str) -> Result<Op
                 if pos > file_len {
                     return Err(Error::Corrupt(format!(
                         "the file is truncated (in the '{}' chunk)",
-                        String::from_utf8_lossy(&id)
+                        super::fourcc(&id)
                     )));
                 }
                 r.seek(SeekFrom::Start(pos))?;
@@ -545,7 +545,7 @@ fn open_aiff(mut r: BufReader<File>, file_len: u64, aifc: bool) -> Result<Opened
                 b"ulaw" | b"ULAW" => "µ-law".to_string(),
                 b"ima4" => "IMA ADPCM".to_string(),
                 b"MAC3" | b"MAC6" => "MACE".to_string(),
-                _ => format!("AIFF-C '{}'", String::from_utf8_lossy(other)),
+                _ => format!("AIFF-C '{}'", super::fourcc(other)),
             };
             return Ok(Opened::Other { codec: name });
         }

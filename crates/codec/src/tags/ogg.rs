@@ -13,6 +13,7 @@ use std::path::Path;
 use lofty::io::FileLike;
 
 use super::{vorbis, Tags};
+use crate::ogg::{crc32, write_page, PageHeader, FLAG_BOS, FLAG_CONTINUED, HEADER_LEN, NO_GRANULE};
 use crate::Error;
 
 /// Which codec the Ogg stream carries.
@@ -55,13 +56,6 @@ impl Codec {
     }
 }
 
-/// RFC 3533 §6: header type flags.
-const FLAG_CONTINUED: u8 = 0x01;
-const FLAG_BOS: u8 = 0x02;
-/// RFC 3533 §6: a page whose packets all continue has granule position −1.
-const NO_GRANULE: u64 = u64::MAX;
-/// The fixed part of a page header (RFC 3533 §6).
-const PAGE_HEADER_LEN: usize = 27;
 /// Header packets larger than this are refused rather than held in memory.
 const MAX_HEADER_BYTES: usize = 128 << 20;
 
@@ -94,7 +88,7 @@ impl Page {
 /// Reads the page header at `offset`; `None` at the end of the file.
 fn read_page(f: &mut File, offset: u64) -> Result<Option<Page>, Error> {
     f.seek(SeekFrom::Start(offset))?;
-    let mut h = [0u8; PAGE_HEADER_LEN];
+    let mut h = [0u8; HEADER_LEN];
     let mut got = 0;
     while got < h.len() {
         match f.read(&mut h[got..]) {
@@ -107,17 +101,16 @@ fn read_page(f: &mut File, offset: u64) -> Result<Option<Page>, Error> {
     if got == 0 {
         return Ok(None);
     }
-    if got < h.len() || &h[0..4] != b"OggS" || h[4] != 0 {
-        return Err(bad(format!("no valid Ogg page at byte {offset}")));
-    }
-    let mut lacing = vec![0u8; usize::from(h[26])];
+    let header = PageHeader::parse(&h[..got])
+        .ok_or_else(|| bad(format!("no valid Ogg page at byte {offset}")))?;
+    let mut lacing = vec![0u8; header.segments];
     f.read_exact(&mut lacing)
         .map_err(|_| bad(format!("Ogg page at byte {offset} is truncated")))?;
     Ok(Some(Page {
-        flags: h[5],
-        serial: u32::from_le_bytes([h[14], h[15], h[16], h[17]]),
-        seq: u32::from_le_bytes([h[18], h[19], h[20], h[21]]),
-        header_len: PAGE_HEADER_LEN + lacing.len(),
+        flags: header.flags,
+        serial: header.serial,
+        seq: header.seq,
+        header_len: HEADER_LEN + lacing.len(),
         lacing,
         offset,
     }))
@@ -304,30 +297,6 @@ fn push_lacing(lacing: &mut Vec<u8>, len: usize) {
     lacing.push((len % 255) as u8);
 }
 
-fn write_page(
-    out: &mut Vec<u8>,
-    flags: u8,
-    granule: u64,
-    serial: u32,
-    seq: u32,
-    lacing: &[u8],
-    body: &[u8],
-) {
-    let start = out.len();
-    out.extend_from_slice(b"OggS");
-    out.push(0);
-    out.push(flags);
-    out.extend_from_slice(&granule.to_le_bytes());
-    out.extend_from_slice(&serial.to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.push(lacing.len() as u8);
-    out.extend_from_slice(lacing);
-    out.extend_from_slice(body);
-    let crc = crc32(&out[start..]);
-    out[start + 22..start + 26].copy_from_slice(&crc.to_le_bytes());
-}
-
 /// Shifts the sequence number of every page of `serial` from `offset` on by
 /// `delta`, recomputing each CRC.
 fn renumber(f: &mut File, mut offset: u64, serial: u32, delta: i64) -> Result<(), Error> {
@@ -353,50 +322,9 @@ fn renumber(f: &mut File, mut offset: u64, serial: u32, delta: i64) -> Result<()
     Ok(())
 }
 
-/// The Ogg page checksum (RFC 3533 §6): CRC-32, polynomial 0x04C11DB7,
-/// initial value 0, no reflection, no final XOR.
-fn crc32(data: &[u8]) -> u32 {
-    data.iter().fold(0u32, |crc, &b| {
-        (crc << 8) ^ CRC_TABLE[usize::from((crc >> 24) as u8 ^ b)]
-    })
-}
-
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut r = (i as u32) << 24;
-        let mut k = 0;
-        while k < 8 {
-            r = if r & 0x8000_0000 != 0 {
-                (r << 1) ^ 0x04C1_1DB7
-            } else {
-                r << 1
-            };
-            k += 1;
-        }
-        t[i] = r;
-        i += 1;
-    }
-    t
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_matches_known_page() {
-        // Recomputing over a page with its CRC field zeroed gives the stored CRC.
-        let mut page = Vec::new();
-        write_page(&mut page, FLAG_BOS, 0, 0x1234, 0, &[3], b"abc");
-        let stored = u32::from_le_bytes([page[22], page[23], page[24], page[25]]);
-        page[22..26].copy_from_slice(&[0; 4]);
-        assert_eq!(crc32(&page), stored);
-        // CRC-32/POSIX (same polynomial, init 0) checks "123456789" as
-        // 0x765E7680 after its final XOR with 0xFFFFFFFF; without it, 0x89A1897F.
-        assert_eq!(crc32(b"123456789"), 0x89A1_897F);
-    }
 
     #[test]
     fn lacing_of_multiples_of_255_ends_with_zero() {

@@ -16,7 +16,7 @@ use lofty::ogg::{OggPictureStorage, OpusFile, SpeexFile, VorbisFile};
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag, TagType};
 
-use super::{id3, keys, vorbis, TagKey, Tags};
+use super::{id3, keys, vorbis, PictureKind, TagKey, Tags};
 use crate::Error;
 
 pub(super) fn read(path: &Path) -> Result<Tags, Error> {
@@ -127,6 +127,13 @@ fn read_with(path: &Path, mode: ParsingMode) -> Result<Tags, Error> {
             let f = Mp4File::read_from(&mut file, options).map_err(err)?;
             if let Some(ilst) = f.ilst() {
                 tags = from_generic(&Tag::from(ilst.clone()));
+                // `covr` carries no picture type; iTunes and ffmpeg mean the
+                // cover art by it, so the first picture is the front cover.
+                if let Some(first) = tags.pictures.first_mut() {
+                    if first.kind == PictureKind::Other {
+                        first.kind = PictureKind::FrontCover;
+                    }
+                }
                 // Free-form atoms lofty has no key for (MusicBrainz Disc Id…).
                 for atom in ilst {
                     if let AtomIdent::Freeform { mean, name } = atom.ident() {
