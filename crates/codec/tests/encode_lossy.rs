@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use aj_codec::encode::{create, EncoderOptions};
+use aj_codec::encode::{create, EncoderOptions, MP3_BITRATES};
 use aj_codec::Format;
 use aj_core::{AudioSpec, Block, Samples};
 use aj_testkit::have_tool;
@@ -502,4 +502,279 @@ fn opus_refuses_bad_settings() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(msg.contains("bitrate"), "{msg}");
+}
+
+// ------------------------------------------------- hostile samples and rates
+
+/// Frames a decoder returns for `frames` at `rate` encoded as `format`: MP3
+/// and Vorbis keep the rate (the cases below use MP3 rates), Opus decodes at
+/// 48 kHz.
+fn decoded_frames(format: Format, frames: usize, rate: u32) -> usize {
+    match format {
+        Format::Opus => ((frames as u64 * 48000 + u64::from(rate) / 2) / u64::from(rate)) as usize,
+        _ => frames,
+    }
+}
+
+/// Decodes `path` with the format's reference decoder (oggdec for Vorbis,
+/// whose length ffmpeg gets wrong; opusdec for Opus; ffmpeg for MP3) and
+/// returns interleaved samples.
+fn reference_decode(format: Format, path: &Path) -> Vec<f32> {
+    let wav = path.with_extension("wav");
+    let st = match format {
+        Format::Ogg => Command::new("oggdec")
+            .args(["-Q", "-o"])
+            .arg(&wav)
+            .arg(path)
+            .status()
+            .unwrap(),
+        Format::Opus => Command::new("opusdec")
+            .args(["--quiet", "--rate", "48000"])
+            .arg(path)
+            .arg(&wav)
+            .status()
+            .unwrap(),
+        _ => return ffmpeg_decode(path),
+    };
+    assert!(st.success(), "{format} decoder failed");
+    wav_samples(&wav)
+}
+
+fn have_lossy_tools() -> bool {
+    have_tool("ffmpeg") && have_tool("oggdec") && have_tool("opusdec")
+}
+
+/// NaN, ±∞ and absurd magnitudes in a float source (a damaged or hostile
+/// float WAV) once aborted the process in LAME or panicked in the resampler.
+/// Every lossy encoder must now write a valid file of the right length, at
+/// a rate it takes as is (48 kHz) and at one it resamples (44.1 kHz for
+/// Opus); non-finite samples come out as silence.
+#[test]
+fn hostile_samples_make_valid_files() {
+    if !have_lossy_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for format in [Format::Mp3, Format::Ogg, Format::Opus] {
+        for rate in [44100u32, 48000] {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30] {
+                let frames = rate as usize / 2 + 321;
+                let mut input = sine_at(frames, 2, rate, 440.0);
+                // One lone sample, and a run across a block boundary.
+                input[2 * 3001] = bad;
+                for s in &mut input[2 * 999..2 * 1100] {
+                    *s = bad;
+                }
+                let path = dir.path().join(format!("x.{}", format.extension()));
+                let spec = AudioSpec::float(rate, 2);
+                encode(format, spec, &EncoderOptions::default(), &input, &path);
+                let decoded = reference_decode(format, &path);
+                let what = format!("{format} at {rate} Hz with {bad}");
+                assert_eq!(
+                    decoded.len() / 2,
+                    decoded_frames(format, frames, rate),
+                    "{what}: decoded length"
+                );
+                assert!(decoded.iter().all(|s| s.is_finite()), "{what}");
+                assert!(peak(&decoded) > 0.2, "{what}: the sine is gone");
+                if !bad.is_finite() {
+                    assert!(peak(&decoded) < 0.9, "{what}: not silenced");
+                }
+            }
+        }
+    }
+}
+
+/// The clamp on sample magnitudes is low enough for LAME's worst case: a
+/// full-scale square wave at the lowest bitrate, where ±1500 already made
+/// it abort.
+#[test]
+fn mp3_huge_square_wave_at_8_kbps() {
+    if !have_tool("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mp3");
+    let frames = 24000;
+    let input: Vec<f32> = (0..frames * 2)
+        .map(|i| if (i / 200) % 2 == 0 { 1e30 } else { -1e30 })
+        .collect();
+    let options = EncoderOptions {
+        bitrate: Some(8),
+        ..Default::default()
+    };
+    encode(
+        Format::Mp3,
+        AudioSpec::float(24000, 2),
+        &options,
+        &input,
+        &path,
+    );
+    let decoded = ffmpeg_decode(&path);
+    // 24-byte frames cannot hold LAME's info tag, so the length comes back
+    // with the encoder's delay and padding: at least the input's.
+    assert!(decoded.len() / 2 >= frames, "{}", decoded.len() / 2);
+    assert!(decoded.iter().all(|s| s.is_finite()));
+    assert!(peak(&decoded) > 1.0, "the square wave is gone");
+}
+
+/// A 1 Hz or 8 Hz source would resample to hours of audio (and once took
+/// gigabytes of memory doing it): refused with a clear error. From 1000 Hz
+/// up, sources are resampled as usual.
+#[test]
+fn absurd_source_rates_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = || std::fs::File::create(dir.path().join("x")).unwrap();
+    for format in [Format::Mp3, Format::Opus] {
+        for rate in [1u32, 8, 999] {
+            let e = create(
+                format,
+                AudioSpec::float(rate, 2),
+                &EncoderOptions::default(),
+                f(),
+            );
+            let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                msg.contains(&format!("{rate} Hz")) && msg.contains("1000 Hz"),
+                "{format} at {rate} Hz: {msg:?}"
+            );
+        }
+    }
+    // Vorbis does not resample: libvorbis refuses such rates itself, or
+    // encodes them; either way without a panic.
+    for rate in [1u32, 8] {
+        if let Ok(mut enc) = create(
+            Format::Ogg,
+            AudioSpec::float(rate, 1),
+            &EncoderOptions::default(),
+            f(),
+        ) {
+            let block = Block {
+                spec: AudioSpec::float(rate, 1),
+                samples: Samples::Float(vec![0.1; 64]),
+            };
+            let _ = enc.write(&block).and_then(|()| enc.finish());
+        }
+    }
+}
+
+/// The lowest rate resampled: 1 kHz to Opus (48 kHz) and MP3 (8 kHz), with
+/// the exact length out.
+#[test]
+fn one_khz_sources_are_resampled() {
+    if !have_lossy_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let frames = 1234;
+    let input = sine_at(frames, 1, 1000, 100.0);
+    for (format, want) in [(Format::Opus, 59232usize), (Format::Mp3, 9872)] {
+        let path = dir.path().join(format!("x.{}", format.extension()));
+        encode(
+            format,
+            AudioSpec::float(1000, 1),
+            &EncoderOptions::default(),
+            &input,
+            &path,
+        );
+        let decoded = reference_decode(format, &path);
+        assert_eq!(decoded.len(), want, "{format}");
+        assert!(peak(&decoded) > 0.2, "{format}: silent");
+    }
+}
+
+/// The bitrate of each Layer III frame in `bytes` (an MP3 with no tags),
+/// from its header: ISO/IEC 11172-3 and 13818-3 section 2.4.1.3.
+fn mp3_frame_bitrates(bytes: &[u8]) -> Vec<u32> {
+    const V1: [u32; 15] = [
+        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ];
+    const V2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 4 <= bytes.len() {
+        let h = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
+        assert_eq!(h >> 21, 0x7FF, "no frame sync at {pos}");
+        let version = (h >> 19) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG 2.5
+        assert_eq!((h >> 17) & 3, 1, "not Layer III");
+        let index = ((h >> 12) & 15) as usize;
+        let rates: [u32; 3] = match version {
+            3 => [44100, 48000, 32000],
+            2 => [22050, 24000, 16000],
+            _ => [11025, 12000, 8000],
+        };
+        let rate = rates[((h >> 10) & 3) as usize];
+        let pad = ((h >> 9) & 1) as usize;
+        let kbps = if version == 3 { V1[index] } else { V2[index] };
+        let per = if version == 3 { 144_000 } else { 72_000 };
+        out.push(kbps);
+        pos += (per * kbps / rate) as usize + pad;
+    }
+    assert_eq!(pos, bytes.len(), "frames do not end with the file");
+    out
+}
+
+/// Every bitrate offered really is written, frame after frame (56 and 144
+/// included, which the `mp3lame-encoder` crate cannot ask for), at a rate
+/// whose MPEG version has it.
+#[test]
+fn mp3_every_listed_bitrate_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mp3");
+    for &kbps in MP3_BITRATES {
+        let rate = match kbps {
+            8 | 16 | 24 | 144 => 22050,
+            _ => 44100,
+        };
+        let input = sine_at(rate as usize / 2, 2, rate, 440.0);
+        let options = EncoderOptions {
+            bitrate: Some(kbps),
+            ..Default::default()
+        };
+        encode(
+            Format::Mp3,
+            AudioSpec::float(rate, 2),
+            &options,
+            &input,
+            &path,
+        );
+        let rates = mp3_frame_bitrates(&std::fs::read(&path).unwrap());
+        assert!(rates.len() > 10, "{kbps}: {} frames", rates.len());
+        assert!(rates.iter().all(|&r| r == kbps), "{kbps} kb/s: {rates:?}");
+    }
+}
+
+/// Bitrates outside the list, or above what the rate's MPEG version holds,
+/// are refused with a message saying what would work, never rounded.
+#[test]
+fn mp3_bitrate_errors_say_what_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = || std::fs::File::create(dir.path().join("x.mp3")).unwrap();
+    let msg = |rate: u32, kbps: u32| {
+        let o = EncoderOptions {
+            bitrate: Some(kbps),
+            ..Default::default()
+        };
+        create(Format::Mp3, AudioSpec::float(rate, 2), &o, f())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let m = msg(44100, 100);
+    assert!(
+        m.contains("100 kb/s") && m.contains("56, 64") && m.contains("144"),
+        "{m}"
+    );
+    let m = msg(22050, 320);
+    assert!(
+        m.contains("22050 Hz") && m.contains("at most 160 kb/s"),
+        "{m}"
+    );
+    let m = msg(11025, 128);
+    assert!(m.contains("at most 64 kb/s"), "{m}");
+    let m = msg(48000, 144);
+    assert!(m.contains("144 kb/s"), "{m}");
+    // A 96 kHz source is written at 48 kHz: MPEG-1 bitrates.
+    assert!(msg(96000, 320).is_empty());
+    assert!(!msg(96000, 16).is_empty());
 }

@@ -17,6 +17,14 @@
 //! Contract: after [`Resampler::flush`], the total output is exactly
 //! `round(in_frames * out_rate / in_rate)` frames ([`output_frames`]), with no
 //! leading delay: output frame `k` is the input signal at time `k / out_rate`.
+//!
+//! Memory stays bounded whatever the rates: the FFT block is capped (on the
+//! output side at [`MAX_OUT_BLOCK`] frames unless the ratio itself needs more,
+//! and rate pairs whose reduced ratio needs blocks over [`MAX_RATIO_TERM`]
+//! frames are refused), and [`Resampler::process_with`] hands each block's
+//! output on as soon as it is made, so a 1 Hz → 48 kHz conversion never holds
+//! more than one block. Non-finite input samples (NaN, ±∞) are taken as
+//! silence: the FFT cannot carry them and one would spoil a whole block.
 
 use aj_core::{AudioSpec, Block, Error, Processor, SampleFormat, Samples};
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
@@ -26,6 +34,19 @@ use rubato::{Fft, FixedSync, Resampler as _, WindowFunction};
 /// (rounded to a multiple of `in_rate / gcd`), which sets the filter length:
 /// a longer block gives a longer sinc and a cut-off closer to Nyquist.
 const CHUNK_FRAMES: usize = 1024;
+
+/// Largest FFT block on the output side, in frames, unless the reduced ratio
+/// alone needs more (two of its smallest blocks are always allowed). Caps the
+/// block for large upsampling ratios such as 8 Hz → 48 kHz, where
+/// [`CHUNK_FRAMES`] of input would make a block of millions of frames.
+pub const MAX_OUT_BLOCK: usize = 16_384;
+
+/// Largest term of the reduced ratio `in_rate : out_rate` accepted. The
+/// smallest FFT block holds that many frames (times two), so co-prime rates in
+/// the millions would need gigabytes; every rate in use (8 kHz to 768 kHz,
+/// and odd ones such as 44.056 kHz or 44.101 kHz against 48 kHz) stays far
+/// below this.
+pub const MAX_RATIO_TERM: u32 = 1 << 17;
 
 /// Frames the whole output will hold for `in_frames` input frames:
 /// `round(in_frames * out_rate / in_rate)`, halves rounded up.
@@ -54,6 +75,8 @@ pub struct Resampler {
     pending: Vec<f64>,
     /// One chunk of output (interleaved, f64), reused.
     out_buf: Vec<f64>,
+    /// The same chunk, trimmed and as f32, handed to the caller; reused.
+    emitted: Vec<f32>,
     /// Output frames still to drop at the start (the filter delay).
     to_trim: usize,
     frames_in: u64,
@@ -94,8 +117,20 @@ impl Resampler {
         // exactly `fft_size_out / 2` output frames, and trimming it aligns the
         // output with the input to the sample.
         let gcd = gcd(in_rate, out_rate);
+        if in_rate / gcd > MAX_RATIO_TERM || out_rate / gcd > MAX_RATIO_TERM {
+            return Err(Error::InvalidSpec(format!(
+                "cannot resample from {in_rate} Hz to {out_rate} Hz: their ratio \
+                 ({}:{}) is too fine for this resampler",
+                in_rate / gcd,
+                out_rate / gcd
+            )));
+        }
         let min_in = (in_rate / gcd) as usize;
-        let blocks = CHUNK_FRAMES.div_ceil(min_in).max(1);
+        let min_out = (out_rate / gcd) as usize;
+        let blocks = CHUNK_FRAMES
+            .div_ceil(min_in)
+            .min(MAX_OUT_BLOCK / min_out)
+            .max(1);
         let blocks = blocks + blocks % 2;
         let inner = Fft::<f64>::new_custom(
             in_rate as usize,
@@ -116,6 +151,7 @@ impl Resampler {
             in_rate,
             out_rate,
             pending,
+            emitted: Vec::with_capacity(out_buf.len()),
             out_buf,
             to_trim,
             frames_in: 0,
@@ -136,22 +172,42 @@ impl Resampler {
 
     /// Takes interleaved frames and appends whatever output is ready to `out`
     /// (interleaved). Output lags input by the filter delay; the rest comes
-    /// from [`Resampler::flush`].
+    /// from [`Resampler::flush`]. `out` grows by the whole output of `input`:
+    /// for large upsampling ratios prefer [`Resampler::process_with`].
     ///
     /// # Errors
     /// [`Error::Other`] when `input` is not whole frames or after `flush`.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), Error> {
+        self.process_with(input, |chunk| {
+            out.extend_from_slice(chunk);
+            Ok::<(), Error>(())
+        })
+    }
+
+    /// Takes interleaved frames and hands the output to `emit` one FFT block
+    /// at a time (interleaved, at most [`Resampler::max_emit_frames`] frames
+    /// per call), so memory stays bounded whatever the ratio and the length
+    /// of `input`. Output lags input by the filter delay; the rest comes from
+    /// [`Resampler::flush_with`]. NaN and ±∞ samples are taken as silence.
+    ///
+    /// # Errors
+    /// [`Error::Other`] when `input` is not whole frames or after the flush;
+    /// whatever `emit` returns.
+    pub fn process_with<E: From<Error>>(
+        &mut self,
+        input: &[f32],
+        mut emit: impl FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.finished {
-            return Err(Error::Other(
-                "resampler: input after the end of the stream".into(),
-            ));
+            return Err(Error::Other("resampler: input after the end of the stream".into()).into());
         }
         if !input.len().is_multiple_of(self.channels) {
             return Err(Error::Other(format!(
                 "resampler: {} samples are not whole frames of {} channels",
                 input.len(),
                 self.channels
-            )));
+            ))
+            .into());
         }
         self.frames_in += (input.len() / self.channels) as u64;
         let mut rest = input;
@@ -162,10 +218,13 @@ impl Resampler {
                 .min(rest.len())
                 .max(1);
             let (now, later) = rest.split_at(take);
-            self.pending.extend(now.iter().map(|&s| f64::from(s)));
+            self.pending.extend(
+                now.iter()
+                    .map(|&s| if s.is_finite() { f64::from(s) } else { 0.0 }),
+            );
             rest = later;
-            if self.pending.len() == chunk {
-                self.run_chunk(None, out)?;
+            if self.pending.len() >= chunk {
+                emit(self.run_chunk(None)?)?;
                 self.pending.clear();
             }
         }
@@ -179,6 +238,21 @@ impl Resampler {
     /// # Errors
     /// A failure inside the resampler (not expected).
     pub fn flush(&mut self, out: &mut Vec<f32>) -> Result<(), Error> {
+        self.flush_with(|chunk| {
+            out.extend_from_slice(chunk);
+            Ok::<(), Error>(())
+        })
+    }
+
+    /// [`Resampler::flush`], handing the output to `emit` one block at a time
+    /// as [`Resampler::process_with`] does. Does nothing when called again.
+    ///
+    /// # Errors
+    /// A failure inside the resampler (not expected); whatever `emit` returns.
+    pub fn flush_with<E: From<Error>>(
+        &mut self,
+        mut emit: impl FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.finished {
             return Ok(());
         }
@@ -188,18 +262,27 @@ impl Resampler {
         let partial = self.pending.len() / self.channels;
         // The last partial chunk, padded with silence by rubato.
         self.pending.resize(chunk, 0.0);
-        self.run_chunk(Some(partial), out)?;
+        emit(self.run_chunk(Some(partial))?)?;
         // Then silence until the delayed tail has come out.
         self.pending.fill(0.0);
         while self.frames_out < total {
-            self.run_chunk(Some(0), out)?;
+            let before = (self.frames_out, self.to_trim);
+            emit(self.run_chunk(Some(0))?)?;
+            if (self.frames_out, self.to_trim) == before {
+                return Err(Error::Other("resampler: no output from the tail".into()).into());
+            }
         }
         Ok(())
     }
 
-    /// Processes one chunk from `pending` and appends its output, dropping the
-    /// start-up delay and anything past the total length once it is known.
-    fn run_chunk(&mut self, partial: Option<usize>, out: &mut Vec<f32>) -> Result<(), Error> {
+    /// The most frames one call of `emit` receives.
+    pub fn max_emit_frames(&self) -> usize {
+        self.out_buf.len() / self.channels
+    }
+
+    /// Processes one chunk from `pending` and returns its output, dropping
+    /// the start-up delay and anything past the total length once it is known.
+    fn run_chunk(&mut self, partial: Option<usize>) -> Result<&[f32], Error> {
         let in_frames = self.pending.len() / self.channels;
         let out_frames = self.out_buf.len() / self.channels;
         let input = InterleavedSlice::new(&self.pending[..], self.channels, in_frames)
@@ -218,16 +301,21 @@ impl Resampler {
         if self.finished {
             let total = output_frames(self.frames_in, self.in_rate, self.out_rate);
             let room = usize::try_from(total.saturating_sub(self.frames_out)).unwrap_or(usize::MAX);
-            end = end.min(start + room);
+            end = end.min(start.saturating_add(room));
         }
         start = start.min(end);
         let samples = self
             .out_buf
             .get(start * self.channels..end * self.channels)
             .unwrap_or(&[]);
-        out.extend(samples.iter().map(|&s| s as f32));
+        // Finite input keeps the output finite in f64; narrowing to f32 could
+        // still overflow near f32::MAX, so saturate rather than give ±∞.
+        let limit = f64::from(f32::MAX);
+        self.emitted.clear();
+        self.emitted
+            .extend(samples.iter().map(|&s| s.clamp(-limit, limit) as f32));
         self.frames_out += (end - start) as u64;
-        Ok(())
+        Ok(&self.emitted)
     }
 }
 
@@ -380,6 +468,82 @@ mod tests {
         for &s in &out[4000..out.len() - 4000] {
             assert!((s - 0.25).abs() < 1e-4, "{s}");
         }
+    }
+
+    /// NaN and infinities are taken as silence instead of spoiling the FFT
+    /// (rubato's inverse FFT refuses a NaN spectrum); huge finite values stay
+    /// finite.
+    #[test]
+    fn non_finite_input_is_silence() {
+        for bad in [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e30,
+            -1e30,
+            f32::MAX,
+        ] {
+            for &(from, to) in &[(44100, 48000), (48000, 44100), (22050, 48000)] {
+                let mut input = sine(5000, from, 1000.0, 2);
+                input[2001] = bad;
+                input[4000] = bad;
+                let out = run(&input, 2, from, to, 777);
+                assert_eq!(out.len() as u64, output_frames(5000, from, to) * 2);
+                assert!(out.iter().all(|s| s.is_finite()), "{bad} {from}->{to}");
+                if !bad.is_finite() {
+                    assert!(peak(&out) < 0.6, "{bad}: {}", peak(&out));
+                }
+            }
+        }
+    }
+
+    fn peak(v: &[f32]) -> f32 {
+        v.iter().fold(0.0f32, |m, s| m.max(s.abs()))
+    }
+
+    /// Extreme upsampling (1 Hz or 8 Hz to 48 kHz) keeps its blocks small:
+    /// no single call gets more than a bounded number of frames, and the
+    /// total length is still exact.
+    #[test]
+    fn extreme_ratios_stay_bounded() {
+        for &(from, to, frames) in &[(1u32, 48000u32, 9usize), (8, 48000, 41), (1, 44100, 3)] {
+            let mut r = Resampler::new(from, to, 2).unwrap();
+            // Two of the ratio's smallest blocks at most: 2 × 48000 frames
+            // for 1 Hz → 48 kHz (one second of input would be 48000 times
+            // CHUNK_FRAMES without the cap).
+            let bound = 2 * (to as usize);
+            assert!(r.max_emit_frames() <= bound, "{from}: {r:?}");
+            let input = vec![0.25f32; frames * 2];
+            let (mut total, mut biggest) = (0usize, 0usize);
+            let mut count = |c: &[f32]| {
+                total += c.len() / 2;
+                biggest = biggest.max(c.len() / 2);
+                Ok::<(), Error>(())
+            };
+            for piece in input.chunks(6) {
+                r.process_with(piece, &mut count).unwrap();
+            }
+            r.flush_with(&mut count).unwrap();
+            assert_eq!(
+                total as u64,
+                output_frames(frames as u64, from, to),
+                "{from}->{to}"
+            );
+            assert!(biggest <= bound, "{from}->{to}: {biggest}");
+        }
+    }
+
+    /// Co-prime rates in the millions would need FFT blocks of millions of
+    /// frames: refused with a clear message rather than gigabytes allocated.
+    #[test]
+    fn awkward_ratios_are_refused() {
+        let e = Resampler::new(1_000_003, 48000, 2).unwrap_err().to_string();
+        assert!(e.contains("1000003 Hz"), "{e}");
+        assert!(Resampler::new(u32::MAX, 48000, 1).is_err());
+        assert!(Resampler::new(48000, u32::MAX - 1, 1).is_err());
+        // Odd but real rates still work.
+        assert!(Resampler::new(44101, 48000, 2).is_ok());
+        assert!(Resampler::new(44056, 48000, 2).is_ok());
     }
 
     #[test]

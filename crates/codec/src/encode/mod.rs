@@ -8,12 +8,15 @@ use crate::{Error, Format};
 
 mod aiff;
 mod flac;
+mod float_input;
 mod mp3;
 mod opus;
 mod opus_ffi;
 mod vorbis;
 mod vorbis_order;
 mod wav;
+
+pub use mp3::MP3_BITRATES;
 
 /// Encoder settings from the command line; `None` means the format's default.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -2,10 +2,13 @@
 //!
 //! - VBR by default: `quality` is LAME's `-V` 0 (best) … 9 (smallest),
 //!   default 2; fractions are rounded to the nearest step.
-//! - CBR when `bitrate` is given (kb/s): one of the MPEG bitrates below.
-//!   (ABR is not offered: the `mp3lame-encoder` crate does not expose
-//!   `lame_set_VBR_mean_bitrate_kbps`, and CBR is what a bitrate usually means
-//!   to people asking for "320".)
+//! - CBR when `bitrate` is given (kb/s): one of [`MP3_BITRATES`], and one the
+//!   stream's MPEG version carries at its rate (MPEG-1 at 32–48 kHz: 32–320;
+//!   MPEG-2 at 16–24 kHz: 8–160; MPEG 2.5 at 8–12 kHz: 8–64); others are
+//!   refused with a message naming what the rate allows, never silently
+//!   replaced by the nearest. (LAME's ABR, `lame_set_VBR_mean_bitrate_kbps`,
+//!   would take any bitrate from 8 to 320, but `EncoderOptions` has no way to
+//!   ask for it yet: a `bitrate` means CBR, as "320" usually does.)
 //! - 1 or 2 channels. Sample rates LAME writes (ISO 11172-3 / 13818-3 and the
 //!   MPEG 2.5 extension: 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz) are
 //!   kept as they are; any other rate is converted with aj-dsp's resampler to
@@ -15,19 +18,22 @@
 //!   the flush we ask for that frame (`lame_get_lametag_frame`) and write it
 //!   over the placeholder at offset 0; it records the encoder delay and the
 //!   padding, so players and decoders (ffmpeg, lame --decode) return exactly
-//!   the samples that went in.
+//!   the samples that went in. Except at low CBR bitrates, whose frames are
+//!   too small for the tag (LAME's `InitVbrTag` then leaves it out; checked:
+//!   below 64 kb/s at 44.1/48 kHz, 48 at 32 kHz, 56–64 at 22.05/24 kHz, 40
+//!   at 16 kHz, 32 at 11.025/12 kHz, 24 at 8 kHz), where decoders return the
+//!   encoder's delay and padding too.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::num::NonZeroU32;
 
-use aj_core::{AudioSpec, Block, SampleFormat};
-use aj_dsp::resample::Resampler;
+use aj_core::{AudioSpec, Block};
 use mp3lame_encoder::{
-    max_required_buffer_size, Bitrate, Builder, FlushGap, InterleavedPcm, Mode, MonoPcm, Quality,
-    VbrMode,
+    max_required_buffer_size, Builder, FlushGap, InterleavedPcm, Mode, MonoPcm, Quality, VbrMode,
 };
 
+use super::float_input::FloatInput;
 use super::{Encoder, EncoderOptions};
 use crate::Error;
 
@@ -35,33 +41,44 @@ use crate::Error;
 /// (ISO/IEC 13818-3) and the MPEG 2.5 extension.
 const MP3_RATES: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
 
-/// CBR bitrates the `mp3lame-encoder` crate can ask LAME for, in kb/s
-/// (ISO/IEC 11172-3 table 3-B.1 less 56, which the crate lacks; 8–24 are only
-/// valid at the MPEG-2/2.5 rates, 256 and 320 only at the MPEG-1 rates).
-const CBR_RATES: [(u32, Bitrate); 16] = [
-    (8, Bitrate::Kbps8),
-    (16, Bitrate::Kbps16),
-    (24, Bitrate::Kbps24),
-    (32, Bitrate::Kbps32),
-    (40, Bitrate::Kbps40),
-    (48, Bitrate::Kbps48),
-    (64, Bitrate::Kbps64),
-    (80, Bitrate::Kbps80),
-    (96, Bitrate::Kbps96),
-    (112, Bitrate::Kbps112),
-    (128, Bitrate::Kbps128),
-    (160, Bitrate::Kbps160),
-    (192, Bitrate::Kbps192),
-    (224, Bitrate::Kbps224),
-    (256, Bitrate::Kbps256),
-    (320, Bitrate::Kbps320),
+/// Every CBR bitrate an MP3 can have, in kb/s: the union of the three tables
+/// below. Which ones a given file can use depends on its sample rate (see
+/// [`bitrates_at`]); `create` says so when the choice does not fit.
+pub const MP3_BITRATES: &[u32] = &[
+    8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320,
 ];
+
+/// Layer III bitrates of MPEG-1 (32, 44.1, 48 kHz): ISO/IEC 11172-3 section
+/// 2.4.2.3, `bitrate_index` 1–14.
+const MPEG1_BITRATES: &[u32] = &[
+    32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+];
+/// Layer III bitrates of MPEG-2 LSF (16, 22.05, 24 kHz): ISO/IEC 13818-3
+/// section 2.4.2.3, `bitrate_index` 1–14.
+const MPEG2_BITRATES: &[u32] = &[8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+/// MPEG 2.5 (8, 11.025, 12 kHz) is not an ISO standard; LAME caps it at
+/// 64 kb/s (`bitrate_table[2]` in LAME's tables.c), so we do too.
+const MPEG25_BITRATES: &[u32] = &[8, 16, 24, 32, 40, 48, 56, 64];
+
+/// The CBR bitrates LAME writes at `rate` (one of [`MP3_RATES`]), with the
+/// name of the MPEG version for messages.
+fn bitrates_at(rate: u32) -> (&'static str, &'static [u32]) {
+    if rate >= 32000 {
+        ("MPEG-1", MPEG1_BITRATES)
+    } else if rate >= 16000 {
+        ("MPEG-2", MPEG2_BITRATES)
+    } else {
+        ("MPEG 2.5", MPEG25_BITRATES)
+    }
+}
+
+fn kbps_list(list: &[u32]) -> String {
+    let v: Vec<String> = list.iter().map(u32::to_string).collect();
+    v.join(", ")
+}
 
 /// Default VBR quality, LAME's `-V 2` (about 190 kb/s for stereo music).
 const DEFAULT_VBR: f32 = 2.0;
-
-/// Frames handed to LAME per call, so that the output buffer stays small.
-const FRAMES_PER_CALL: usize = 4608;
 
 /// The rate MP3 will be written at for a source at `rate`.
 fn mp3_rate(rate: u32) -> u32 {
@@ -102,18 +119,53 @@ fn vbr_quality(q: f32) -> Result<Quality, Error> {
     })
 }
 
-fn cbr_bitrate(kbps: u32) -> Result<Bitrate, Error> {
-    CBR_RATES
-        .iter()
-        .find(|(k, _)| *k == kbps)
-        .map(|(_, b)| *b)
-        .ok_or_else(|| {
-            let list: Vec<String> = CBR_RATES.iter().map(|(k, _)| k.to_string()).collect();
-            Error::Encode(format!(
-                "MP3 bitrate {kbps} kb/s is not one of {} kb/s",
-                list.join(", ")
-            ))
-        })
+/// Checks a CBR bitrate for an MP3 at `rate` Hz (the rate written).
+fn cbr_bitrate(kbps: u32, rate: u32) -> Result<u32, Error> {
+    if !MP3_BITRATES.contains(&kbps) {
+        return Err(Error::Encode(format!(
+            "MP3 bitrate {kbps} kb/s is not one of {} kb/s",
+            kbps_list(MP3_BITRATES)
+        )));
+    }
+    let (version, list) = bitrates_at(rate);
+    if !list.contains(&kbps) {
+        let (lo, hi) = (
+            list.first().copied().unwrap_or(0),
+            list.last().copied().unwrap_or(0),
+        );
+        let limit = if kbps > hi {
+            format!("at most {hi} kb/s")
+        } else if kbps < lo {
+            format!("at least {lo} kb/s")
+        } else {
+            "not this bitrate".to_string()
+        };
+        return Err(Error::Encode(format!(
+            "an MP3 at {rate} Hz ({version}) takes {limit}, not {kbps} kb/s \
+             (its bitrates: {} kb/s)",
+            kbps_list(list)
+        )));
+    }
+    Ok(kbps)
+}
+
+/// Asks LAME for CBR at `kbps`. The `mp3lame-encoder` crate's `Bitrate` enum
+/// lacks 56 and 144 kb/s, so this goes to LAME directly; `kbps` has been
+/// checked by [`cbr_bitrate`], so LAME does not round it to another value.
+#[allow(unsafe_code)]
+fn set_cbr(b: &mut Builder, kbps: u32) -> Result<(), Error> {
+    let kbps = std::ffi::c_int::try_from(kbps)
+        .map_err(|_| Error::Encode(format!("MP3 bitrate {kbps} kb/s")))?;
+    // SAFETY: `as_ptr` gives the live `lame_global_flags` the builder owns
+    // (allocated by `lame_init`, freed only by the builder's or encoder's
+    // drop); we neither free nor keep it. `lame_set_brate` only stores an int
+    // in that struct.
+    let res = unsafe { mp3lame_encoder::ffi::lame_set_brate(b.as_ptr(), kbps) };
+    if res == 0 {
+        Ok(())
+    } else {
+        Err(Error::Encode(format!("LAME refused {kbps} kb/s")))
+    }
 }
 
 fn lame_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -125,19 +177,17 @@ pub(super) fn create(
     options: &EncoderOptions,
     file: File,
 ) -> Result<Box<dyn Encoder>, Error> {
-    if spec.format != SampleFormat::Float {
-        return Err(Error::Encode("the MP3 encoder takes float samples".into()));
-    }
     if spec.channels > 2 {
         return Err(Error::Unsupported("MP3 holds at most 2 channels".into()));
     }
     let channels = spec.channels as u8;
     let rate = mp3_rate(spec.sample_rate);
-    let resampler = if rate == spec.sample_rate {
-        None
-    } else {
-        Some(Resampler::new(spec.sample_rate, rate, spec.channels)?)
+    // Options first: a bad bitrate is the user's to fix whatever the source.
+    let mode = match options.bitrate {
+        Some(k) => Ok(cbr_bitrate(k, rate)?),
+        None => Err(vbr_quality(options.quality.unwrap_or(DEFAULT_VBR))?),
     };
+    let input = FloatInput::new("MP3", spec, rate)?;
 
     let mut b = Builder::new().ok_or_else(|| Error::Encode("LAME: out of memory".into()))?;
     b.set_num_channels(channels)
@@ -154,15 +204,14 @@ pub(super) fn create(
         Mode::JointStereo
     })
     .map_err(|e| lame_error("mode", e))?;
-    match options.bitrate {
-        Some(kbps) => {
+    // `Ok`: CBR at that bitrate; `Err`: VBR at that quality.
+    match mode {
+        Ok(kbps) => {
             b.set_vbr_mode(VbrMode::Off)
                 .map_err(|e| lame_error("CBR", e))?;
-            b.set_brate(cbr_bitrate(kbps)?)
-                .map_err(|e| lame_error("bitrate", e))?;
+            set_cbr(&mut b, kbps)?;
         }
-        None => {
-            let q = vbr_quality(options.quality.unwrap_or(DEFAULT_VBR))?;
+        Err(q) => {
             b.set_vbr_mode(VbrMode::Mtrh)
                 .map_err(|e| lame_error("VBR", e))?;
             b.set_vbr_quality(q)
@@ -180,102 +229,81 @@ pub(super) fn create(
     })?;
 
     Ok(Box::new(Mp3Encoder {
-        lame,
-        spec,
-        channels: usize::from(channels),
-        file,
-        resampler,
-        resampled: Vec::new(),
-        out: Vec::new(),
+        input,
+        out: Mp3Out {
+            lame,
+            channels: usize::from(channels),
+            file,
+            buf: Vec::new(),
+        },
     }))
 }
 
 struct Mp3Encoder {
-    lame: mp3lame_encoder::Encoder,
-    spec: AudioSpec,
-    channels: usize,
-    file: File,
-    resampler: Option<Resampler>,
-    /// Reused buffer for resampled input.
-    resampled: Vec<f32>,
-    /// Reused buffer for LAME's output.
-    out: Vec<u8>,
+    input: FloatInput,
+    out: Mp3Out,
 }
 
-impl Mp3Encoder {
+/// LAME and the file it writes to.
+struct Mp3Out {
+    lame: mp3lame_encoder::Encoder,
+    channels: usize,
+    file: File,
+    /// Reused buffer for LAME's output.
+    buf: Vec<u8>,
+}
+
+impl Mp3Out {
+    /// Encodes interleaved samples at LAME's rate, a few thousand frames at a
+    /// time (as [`FloatInput`] hands them over).
     fn encode(&mut self, samples: &[f32]) -> Result<(), Error> {
-        for piece in samples.chunks(FRAMES_PER_CALL * self.channels) {
-            let frames = piece.len() / self.channels;
-            self.out.clear();
-            self.out.reserve(max_required_buffer_size(frames));
-            let r = if self.channels == 1 {
-                self.lame.encode_to_vec(MonoPcm(piece), &mut self.out)
-            } else {
-                self.lame
-                    .encode_to_vec(InterleavedPcm(piece), &mut self.out)
-            };
-            r.map_err(|e| lame_error("encoding", e))?;
-            self.file.write_all(&self.out)?;
-        }
+        let frames = samples.len() / self.channels;
+        self.buf.clear();
+        self.buf.reserve(max_required_buffer_size(frames));
+        let r = if self.channels == 1 {
+            self.lame.encode_to_vec(MonoPcm(samples), &mut self.buf)
+        } else {
+            self.lame
+                .encode_to_vec(InterleavedPcm(samples), &mut self.buf)
+        };
+        r.map_err(|e| lame_error("encoding", e))?;
+        self.file.write_all(&self.buf)?;
         Ok(())
     }
 }
 
 impl Encoder for Mp3Encoder {
     fn write(&mut self, block: &Block) -> Result<(), Error> {
-        if block.spec != self.spec {
-            return Err(aj_core::Error::SpecMismatch {
-                expected: self.spec,
-                actual: block.spec,
-            }
-            .into());
-        }
-        let samples = block
-            .as_float()
-            .ok_or_else(|| Error::Encode("the MP3 encoder takes float samples".into()))?;
-        match self.resampler.as_mut() {
-            Some(r) => {
-                let mut buf = std::mem::take(&mut self.resampled);
-                buf.clear();
-                r.process(samples, &mut buf)?;
-                let res = self.encode(&buf);
-                self.resampled = buf;
-                res
-            }
-            None => self.encode(samples),
-        }
+        self.input.write(block, |s| self.out.encode(s))
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), Error> {
-        if let Some(mut r) = self.resampler.take() {
-            let mut buf = Vec::new();
-            r.flush(&mut buf)?;
-            self.encode(&buf)?;
-        }
-        self.out.clear();
+        self.input.finish(|s| self.out.encode(s))?;
+        let out = &mut self.out;
+        out.buf.clear();
         // LAME's flush emits at most a few frames; 7200 bytes is its stated
         // worst case, with room to spare.
-        self.out.reserve(16 * 1024);
-        self.lame
-            .flush_to_vec::<FlushGap>(&mut self.out)
+        out.buf.reserve(16 * 1024);
+        out.lame
+            .flush_to_vec::<FlushGap>(&mut out.buf)
             .map_err(|e| lame_error("flush", e))?;
-        self.file.write_all(&self.out)?;
+        out.file.write_all(&out.buf)?;
 
         // The Xing/LAME info frame goes where LAME left room for it: the first
         // frame of the stream, at offset 0 (we write no ID3v2 tag before it).
-        let size = self.lame.lame_tag_size();
+        let size = out.lame.lame_tag_size();
         if size > 0 {
             let mut tag = Vec::with_capacity(size);
-            match self.lame.lame_tag_encode_to_vec(&mut tag) {
+            match out.lame.lame_tag_encode_to_vec(&mut tag) {
                 Some(n) if n.get() == size => {
-                    self.file.seek(SeekFrom::Start(0))?;
-                    self.file.write_all(&tag)?;
-                    self.file.seek(SeekFrom::End(0))?;
+                    out.file.seek(SeekFrom::Start(0))?;
+                    out.file.write_all(&tag)?;
+                    out.file.seek(SeekFrom::End(0))?;
                 }
                 _ => return Err(Error::Encode("LAME did not produce its info tag".into())),
             }
         }
-        self.file.flush()?;
+        out.file.flush()?;
         Ok(())
     }
 }
@@ -301,11 +329,44 @@ mod tests {
         assert!(vbr_quality(10.0).is_err());
         assert!(vbr_quality(-1.0).is_err());
         assert!(vbr_quality(0.0).is_ok());
-        assert!(cbr_bitrate(320).is_ok());
-        let e = cbr_bitrate(300)
+        assert!(cbr_bitrate(320, 44100).is_ok());
+        let e = cbr_bitrate(300, 44100)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("300 kb/s"), "{e}");
+        let e = cbr_bitrate(320, 22050)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("at most 160 kb/s"), "{e}");
+        let e = cbr_bitrate(144, 48000)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("not this bitrate"), "{e}");
+        let e = cbr_bitrate(8, 32000)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("at least 32 kb/s"), "{e}");
+        assert!(cbr_bitrate(128, 8000).is_err());
+        assert!(cbr_bitrate(64, 8000).is_ok());
+        assert!(cbr_bitrate(144, 24000).is_ok());
+        assert!(cbr_bitrate(56, 44100).is_ok());
+    }
+
+    /// The exported list is exactly the union of the per-version tables.
+    #[test]
+    fn bitrate_list_is_the_union_of_the_tables() {
+        let mut all: Vec<u32> = MPEG1_BITRATES
+            .iter()
+            .chain(MPEG2_BITRATES)
+            .chain(MPEG25_BITRATES)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all, MP3_BITRATES);
     }
 }

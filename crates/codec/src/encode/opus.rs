@@ -8,7 +8,9 @@
 //! - Opus runs at 48 kHz (or 8/12/16/24 kHz, used as they are); any other rate
 //!   is converted to 48 kHz with aj-dsp's resampler, whose output starts
 //!   aligned and has exactly `round(frames × 48000 / rate)` frames.
-//!   OpusHead keeps the source's rate as the "input sample rate".
+//!   OpusHead keeps the source's rate as the "input sample rate". Sources
+//!   below 1 kHz are refused, and NaN, ±∞ and huge samples are made safe first
+//!   ([`super::float_input`]).
 //! - Gapless: OpusHead's pre-skip is the encoder's look-ahead; granule
 //!   positions count 48 kHz samples including the pre-skip; the last frame is
 //!   padded with silence and the last page's granule is pre-skip + the input
@@ -17,10 +19,10 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
-use aj_core::{AudioSpec, Block, SampleFormat};
-use aj_dsp::resample::Resampler;
+use aj_core::{AudioSpec, Block};
 use ogg::writing::{PacketWriteEndInfo, PacketWriter};
 
+use super::float_input::FloatInput;
 use super::opus_ffi::{
     self, MsEncoder, OPUS_SET_BITRATE_REQUEST, OPUS_SET_COMPLEXITY_REQUEST,
     OPUS_SET_VBR_CONSTRAINT_REQUEST, OPUS_SET_VBR_REQUEST,
@@ -53,9 +55,6 @@ pub(super) fn create(
     options: &EncoderOptions,
     file: File,
 ) -> Result<Box<dyn Encoder>, Error> {
-    if spec.format != SampleFormat::Float {
-        return Err(Error::Encode("the Opus encoder takes float samples".into()));
-    }
     let channels = usize::from(spec.channels);
     let order = vorbis_order::from_wav(channels).ok_or_else(|| {
         Error::Unsupported(format!(
@@ -77,11 +76,7 @@ pub(super) fn create(
     } else {
         GRANULE_RATE
     };
-    let resampler = if rate == spec.sample_rate {
-        None
-    } else {
-        Some(Resampler::new(spec.sample_rate, rate, spec.channels)?)
-    };
+    let input = FloatInput::new("Opus", spec, rate)?;
     let opus_err = |e: String| Error::Encode(format!("Opus: {e}"));
     let mut enc = MsEncoder::new(rate, spec.channels as u8).map_err(opus_err)?;
     enc.set(OPUS_SET_BITRATE_REQUEST, (kbps * 1000) as i32)
@@ -105,21 +100,21 @@ pub(super) fn create(
     let frame = (rate / FRAMES_PER_SECOND) as usize;
     let out_len = MAX_PACKET_PER_STREAM * usize::from(enc.streams);
     Ok(Box::new(OpusFileEncoder {
-        enc,
-        writer,
-        spec,
-        order,
-        resampler,
-        frame,
-        scale,
-        pre_skip: u64::from(pre_skip),
-        pending_pcm: Vec::with_capacity(frame * channels),
-        resampled: Vec::new(),
-        packet_buf: vec![0; out_len],
-        held: None,
-        packets: 0,
-        frames_in: 0,
-        frames_encoded: 0,
+        input,
+        out: OpusOut {
+            enc,
+            writer,
+            order,
+            frame,
+            scale,
+            pre_skip: u64::from(pre_skip),
+            pending_pcm: Vec::with_capacity(frame * channels),
+            packet_buf: vec![0; out_len],
+            held: None,
+            packets: 0,
+            frames_in: 0,
+            frames_encoded: 0,
+        },
     }))
 }
 
@@ -160,11 +155,15 @@ fn opus_tags() -> Vec<u8> {
 }
 
 struct OpusFileEncoder {
+    input: FloatInput,
+    out: OpusOut,
+}
+
+/// libopus and the Ogg stream it writes to.
+struct OpusOut {
     enc: MsEncoder,
     writer: PacketWriter<'static, BufWriter<File>>,
-    spec: AudioSpec,
     order: &'static [usize],
-    resampler: Option<Resampler>,
     /// Samples per channel in one frame at the encoder's rate.
     frame: usize,
     /// Granule units (48 kHz samples) per sample at the encoder's rate.
@@ -172,8 +171,6 @@ struct OpusFileEncoder {
     pre_skip: u64,
     /// Interleaved samples of the frame being filled, in Vorbis order.
     pending_pcm: Vec<f32>,
-    /// Reused buffer for resampled input.
-    resampled: Vec<f32>,
     packet_buf: Vec<u8>,
     /// The last packet, held back so the final one can end the stream.
     held: Option<Vec<u8>>,
@@ -184,7 +181,7 @@ struct OpusFileEncoder {
     frames_encoded: u64,
 }
 
-impl OpusFileEncoder {
+impl OpusOut {
     /// Appends interleaved WAV-order samples at the encoder's rate, encoding
     /// every full frame.
     fn push(&mut self, samples: &[f32]) -> Result<(), Error> {
@@ -243,47 +240,24 @@ impl OpusFileEncoder {
 
 impl Encoder for OpusFileEncoder {
     fn write(&mut self, block: &Block) -> Result<(), Error> {
-        if block.spec != self.spec {
-            return Err(aj_core::Error::SpecMismatch {
-                expected: self.spec,
-                actual: block.spec,
-            }
-            .into());
-        }
-        let samples = block
-            .as_float()
-            .ok_or_else(|| Error::Encode("the Opus encoder takes float samples".into()))?;
-        match self.resampler.as_mut() {
-            Some(r) => {
-                let mut buf = std::mem::take(&mut self.resampled);
-                buf.clear();
-                r.process(samples, &mut buf)?;
-                let res = self.push(&buf);
-                self.resampled = buf;
-                res
-            }
-            None => self.push(samples),
-        }
+        self.input.write(block, |s| self.out.push(s))
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), Error> {
-        if let Some(mut r) = self.resampler.take() {
-            let mut buf = Vec::new();
-            r.flush(&mut buf)?;
-            self.push(&buf)?;
-        }
+        self.input.finish(|s| self.out.push(s))?;
+        let out = &mut self.out;
         // Encode until every input sample has come out of the encoder's
         // look-ahead, padding the last frames with silence.
-        let channels = self.order.len();
-        let needed = self.frames_in * self.scale + self.pre_skip;
-        while self.frames_encoded * self.scale < needed {
-            self.pending_pcm.resize(self.frame * channels, 0.0);
-            self.encode_pending()?;
+        let channels = out.order.len();
+        let needed = out.frames_in * out.scale + out.pre_skip;
+        while out.frames_encoded * out.scale < needed {
+            out.pending_pcm.resize(out.frame * channels, 0.0);
+            out.encode_pending()?;
         }
-        if let Some(last) = self.held.take() {
-            self.write_held(last, true)?;
+        if let Some(last) = out.held.take() {
+            out.write_held(last, true)?;
         }
-        let mut writer = self.writer.into_inner();
+        let mut writer = self.out.writer.into_inner();
         writer.flush()?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 //!   average held by its bitrate management engine (`oggenc --managed -b`).
 //! - 1 to 8 channels at any rate libvorbis accepts; channels are reordered from
 //!   the pipeline's WAV order to the Vorbis I order ([`super::vorbis_order`]).
+//! - NaN, ±∞ and huge samples are made safe first ([`super::float_input`]).
 //! - Length: libvorbis records the exact sample count in the last page's
 //!   granule position, so decoders return exactly the samples that went in.
 //!
@@ -23,9 +24,10 @@ use std::num::{NonZeroU32, NonZeroU8};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use aj_core::{AudioSpec, Block, SampleFormat};
+use aj_core::{AudioSpec, Block};
 use vorbis_rs::{VorbisBitrateManagementStrategy, VorbisEncoderBuilder};
 
+use super::float_input::FloatInput;
 use super::{vorbis_order, Encoder, EncoderOptions};
 use crate::Error;
 
@@ -37,20 +39,13 @@ const DEFAULT_QUALITY: f32 = 5.0;
 /// asks for serials unique within a physical stream; ours holds one stream.
 const STREAM_SERIAL: i32 = 0x414A_0001;
 
-/// Frames handed to libvorbis per call ("1024 is a reasonable choice", says
-/// its documentation; a few thousand costs nothing more).
-const FRAMES_PER_CALL: usize = 4096;
-
 pub(super) fn create(
     spec: AudioSpec,
     options: &EncoderOptions,
     file: File,
 ) -> Result<Box<dyn Encoder>, Error> {
-    if spec.format != SampleFormat::Float {
-        return Err(Error::Encode(
-            "the Vorbis encoder takes float samples".into(),
-        ));
-    }
+    // libvorbis takes any rate it has a setup for: no resampling.
+    let input = FloatInput::new("Vorbis", spec, spec.sample_rate)?;
     let channels = usize::from(spec.channels);
     let order = vorbis_order::from_wav(channels).ok_or_else(|| {
         Error::Unsupported(format!(
@@ -131,11 +126,13 @@ pub(super) fn create(
         Err(_) => return Err(join_error(worker)),
     }
     Ok(Box::new(VorbisFileEncoder {
-        tx: Some(block_tx),
-        spare: spare_rx,
-        worker: Some(worker),
-        spec,
-        order,
+        input,
+        out: VorbisOut {
+            tx: Some(block_tx),
+            spare: spare_rx,
+            worker: Some(worker),
+            order,
+        },
     }))
 }
 
@@ -143,12 +140,17 @@ pub(super) fn create(
 type Planar = Vec<Vec<f32>>;
 
 struct VorbisFileEncoder {
+    input: FloatInput,
+    out: VorbisOut,
+}
+
+/// The worker thread running libvorbis, and the channels to it.
+struct VorbisOut {
     /// `None` only after `finish` dropped it.
     tx: Option<SyncSender<Planar>>,
     /// Buffers the worker is done with, for reuse.
     spare: Receiver<Planar>,
     worker: Option<JoinHandle<Result<(), Error>>>,
-    spec: AudioSpec,
     order: &'static [usize],
 }
 
@@ -168,7 +170,7 @@ fn join_error(worker: JoinHandle<Result<(), Error>>) -> Error {
     }
 }
 
-impl VorbisFileEncoder {
+impl VorbisOut {
     fn failed(&mut self) -> Error {
         self.tx = None;
         match self.worker.take() {
@@ -176,44 +178,40 @@ impl VorbisFileEncoder {
             None => Error::Encode("the Vorbis encoder has stopped".into()),
         }
     }
+
+    /// Sends interleaved WAV-order samples (a few thousand frames, as
+    /// [`FloatInput`] hands them over) to the worker in Vorbis order.
+    fn send(&mut self, piece: &[f32]) -> Result<(), Error> {
+        let channels = self.order.len();
+        let mut planar = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| vec![Vec::new(); channels]);
+        for (dst, &src) in planar.iter_mut().zip(self.order) {
+            dst.clear();
+            dst.extend(piece.iter().skip(src).step_by(channels));
+        }
+        let sent = match &self.tx {
+            Some(tx) => tx.send(planar).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(self.failed())
+        }
+    }
 }
 
 impl Encoder for VorbisFileEncoder {
     fn write(&mut self, block: &Block) -> Result<(), Error> {
-        if block.spec != self.spec {
-            return Err(aj_core::Error::SpecMismatch {
-                expected: self.spec,
-                actual: block.spec,
-            }
-            .into());
-        }
-        let samples = block
-            .as_float()
-            .ok_or_else(|| Error::Encode("the Vorbis encoder takes float samples".into()))?;
-        let channels = self.order.len();
-        for piece in samples.chunks(FRAMES_PER_CALL * channels) {
-            let mut planar = self
-                .spare
-                .try_recv()
-                .unwrap_or_else(|_| vec![Vec::new(); channels]);
-            for (dst, &src) in planar.iter_mut().zip(self.order) {
-                dst.clear();
-                dst.extend(piece.iter().skip(src).step_by(channels));
-            }
-            let sent = match &self.tx {
-                Some(tx) => tx.send(planar).is_ok(),
-                None => false,
-            };
-            if !sent {
-                return Err(self.failed());
-            }
-        }
-        Ok(())
+        self.input.write(block, |piece| self.out.send(piece))
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), Error> {
-        self.tx = None;
-        match self.worker.take() {
+        self.input.finish(|piece| self.out.send(piece))?;
+        self.out.tx = None;
+        match self.out.worker.take() {
             Some(w) => match w.join() {
                 Ok(r) => r,
                 Err(_) => Err(Error::Encode("the Vorbis encoder crashed".into())),
