@@ -267,6 +267,7 @@ fn usage_errors_exit_2() {
         (vec!["-f", "mp3", "--level", "5"], "FLAC only"),
         (vec!["-f", "mp3", "--quality", "10"], "out of range"),
         (vec!["-f", "opus", "--bitrate", "1000"], "out of range"),
+        (vec!["-f", "mp3", "--bitrate", "100"], "not an MP3 bitrate"),
         (vec!["-f", "mp3", "-q", "2", "-b", "192"], "not both"),
         (vec!["-f", "flac", "-j", "0"], "at least 1"),
     ] {
@@ -520,7 +521,17 @@ fn second_interrupt_quits_at_once_and_still_cleans_up() {
     write_wav(&input, &noise(RATE as usize * 60, 2, 16, 9), 2, RATE, 16);
     let out = dir.path().join("out");
     let mut child = util::aj()
-        .args(["convert", s(&input), "-f", "flac", "--level", "8", "-o", s(&out), "--json"])
+        .args([
+            "convert",
+            s(&input),
+            "-f",
+            "flac",
+            "--level",
+            "8",
+            "-o",
+            s(&out),
+            "--json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -533,7 +544,11 @@ fn second_interrupt_quits_at_once_and_still_cleans_up() {
     }
     let pid = child.id().to_string();
     for _ in 0..2 {
-        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        assert!(std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     lines.for_each(drop);

@@ -1,6 +1,6 @@
 //! `aj convert`: flags → [`ConvertSpec`] → engine → progress.
 
-use aj_codec::encode::EncoderOptions;
+use aj_codec::encode::{EncoderOptions, MP3_BITRATES};
 use aj_codec::Format;
 use aj_core::CancelToken;
 use aj_jobs::{ConvertSpec, JobSpec};
@@ -71,6 +71,13 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
         if !(lo..=hi).contains(&b) {
             return Err(format!(
                 "--bitrate {b} is out of range for {format} ({lo} to {hi} kb/s)"
+            ));
+        }
+        if format == Format::Mp3 && !MP3_BITRATES.contains(&b) {
+            let list: Vec<String> = MP3_BITRATES.iter().map(u32::to_string).collect();
+            return Err(format!(
+                "--bitrate {b} is not an MP3 bitrate (one of {})",
+                list.join(", ")
             ));
         }
     }
