@@ -24,6 +24,27 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show what audio files hold: format, stream, duration, tags, pictures
     Info(InfoArgs),
+    /// Audio CDs: disc identities
+    #[command(subcommand)]
+    Disc(DiscCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscCommand {
+    /// Disc identities (MusicBrainz, CDDB, AccurateRip, CTDB) from a table of contents
+    Id(DiscIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiscIdArgs {
+    /// The table of contents as libdiscid writes it: "FIRST LAST LEADOUT OFFSET1 ..."
+    /// (sector offsets including the 150-sector lead-in)
+    #[arg(long, value_name = "TOC")]
+    pub toc: String,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -62,7 +83,9 @@ pub struct ConvertArgs {
     #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
     pub quality: Option<f32>,
 
-    /// Bitrate in kb/s: MP3 CBR (8-320), Opus (6-510) [default: 128], Vorbis managed (32-500)
+    /// Bitrate in kb/s: MP3 CBR (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160,
+    /// 192, 224, 256, 320; at most 160 below 32 kHz), Opus (6-510) [default: 128], Vorbis
+    /// managed (32-500)
     #[arg(short = 'b', long, value_name = "KBPS")]
     pub bitrate: Option<u32>,
 

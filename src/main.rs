@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Convert(args) => cmd::convert::run(args),
         cli::Command::Info(args) => cmd::info::run(args),
+        cli::Command::Disc(cli::DiscCommand::Id(args)) => cmd::disc_id::run(args),
     };
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
