@@ -24,15 +24,28 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show what audio files hold: format, stream, duration, tags, pictures
     Info(InfoArgs),
-    /// Audio CDs: disc identities
+    /// Audio CDs: identities, table of contents, eject
     #[command(subcommand)]
     Disc(DiscCommand),
+    /// CD drives on this machine
+    #[command(subcommand)]
+    Drive(DriveCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DiscCommand {
     /// Disc identities (MusicBrainz, CDDB, AccurateRip, CTDB) from a table of contents
     Id(DiscIdArgs),
+    /// A disc's table of contents, indexes and pregaps, MCN, ISRCs, CD-TEXT, identities
+    Info(DiscInfoArgs),
+    /// Open a drive's tray
+    Eject(DiscEjectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriveCommand {
+    /// List the CD drives with vendor, model and capabilities
+    List(DriveListArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +56,41 @@ pub struct DiscIdArgs {
     pub toc: String,
 
     /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to name a drive: `/dev/sr0`, or the virtual drive over a disc image,
+/// `image:PATH[,offset=SAMPLES][,overread=yes|no][,cache=SECTORS][,bad=LBA-LBA][,flaky=RATE][,corrupt=RATE][,c2=yes|no][,jitter=SAMPLES][,seed=N]`.
+/// Without it, the first real drive.
+#[derive(Debug, Args)]
+pub struct DriveSpecArg {
+    /// The drive: /dev/srN, or image:PATH[,options] for the virtual drive over a cue sheet
+    /// or audio file (options: offset=SAMPLES, overread=yes|no, cache=SECTORS, bad=LBA-LBA,
+    /// flaky=RATE, corrupt=RATE, c2=yes|no, jitter=SAMPLES, seed=N)
+    #[arg(long, value_name = "SPEC")]
+    pub drive: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscInfoArgs {
+    #[command(flatten)]
+    pub drive: DriveSpecArg,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscEjectArgs {
+    #[command(flatten)]
+    pub drive: DriveSpecArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DriveListArgs {
+    /// Print a JSON array
     #[arg(long)]
     pub json: bool,
 }

@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         cli::Command::Convert(args) => cmd::convert::run(args),
         cli::Command::Info(args) => cmd::info::run(args),
         cli::Command::Disc(cli::DiscCommand::Id(args)) => cmd::disc_id::run(args),
+        cli::Command::Disc(cli::DiscCommand::Info(args)) => cmd::disc_info::run(args),
+        cli::Command::Disc(cli::DiscCommand::Eject(args)) => cmd::disc_info::eject(args),
+        cli::Command::Drive(cli::DriveCommand::List(args)) => cmd::drive::list(args),
     };
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -2,4 +2,6 @@
 
 pub mod convert;
 pub mod disc_id;
+pub mod disc_info;
+pub mod drive;
 pub mod info;

@@ -1,0 +1,210 @@
+//! `aj disc info` and `aj disc eject`.
+
+use aj_cd::disc::{Disc, Track};
+use aj_cd::id::DiscIds;
+use aj_cd::mmc::scan::{self, DiscReport};
+use aj_cd::mmc::Drive;
+use aj_cd::transport::{self, Error as DriveError};
+use aj_core::{Lba, Msf};
+use serde_json::{json, Value};
+
+use crate::cli::{DiscEjectArgs, DiscInfoArgs};
+use crate::Outcome;
+
+/// Opens the drive named by `--drive`; a spec that does not parse is a
+/// usage error.
+fn open(spec: Option<&str>) -> Result<Drive, Result<Outcome, anyhow::Error>> {
+    match transport::open(spec) {
+        Ok(d) => Ok(d),
+        Err(e @ DriveError::Spec(_)) => Err(Ok(Outcome::Usage(e.to_string()))),
+        Err(e) => Err(Err(anyhow::Error::new(e))),
+    }
+}
+
+pub fn run(args: DiscInfoArgs) -> anyhow::Result<Outcome> {
+    let mut drive = match open(args.drive.drive.as_deref()) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let name = drive.name();
+    let report = scan::read_disc(&mut drive).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let ids = DiscIds::compute(&report.disc);
+    let value = to_json(&name, &report, ids.as_ref().ok());
+    if args.json {
+        println!("{}", serde_json::to_string(&value)?);
+    } else {
+        print_human(&name, &report, &ids);
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn eject(args: DiscEjectArgs) -> anyhow::Result<Outcome> {
+    let mut drive = match open(args.drive.drive.as_deref()) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let name = drive.name();
+    drive.eject().map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    println!("{name}: tray opened");
+    Ok(Outcome::Ok)
+}
+
+fn msf_len(sectors: i32) -> String {
+    let s = sectors.max(0);
+    format!("{:02}:{:02}:{:02}", s / 4500, s / 75 % 60, s % 75)
+}
+
+fn msf_at(lba: Lba) -> String {
+    Msf::from_lba(lba).map_or_else(|| format!("LBA {}", lba.0), |m| m.to_string())
+}
+
+fn track_json(disc: &Disc, t: &Track) -> Value {
+    let text = disc.track_text(t.number);
+    json!({
+        "number": t.number,
+        "session": t.session,
+        "start": t.start.0,
+        "pregap": t.pregap_sectors(),
+        "length": disc.track_sectors(t.number),
+        "indexes": t.all_indexes().map(|i| json!({"number": i.number, "start": i.start.0})).collect::<Vec<_>>(),
+        "isrc": t.isrc,
+        "title": text.and_then(|f| f.title.clone()),
+        "performer": text.and_then(|f| f.performer.clone()),
+        "preemphasis": t.control.preemphasis,
+        "copy_permitted": t.control.copy_permitted,
+        "data": t.control.data,
+    })
+}
+
+fn to_json(name: &str, r: &DiscReport, ids: Option<&DiscIds>) -> Value {
+    let d = &r.disc;
+    let mut v = json!({
+        "drive": name,
+        "kind": d.kind().to_string(),
+        "first_track": d.first_track_number(),
+        "last_track": d.last_track_number(),
+        "leadout": d.leadout.0,
+        "sessions": d.sessions.iter().map(|s| json!({"number": s.number, "leadout": s.leadout.0})).collect::<Vec<_>>(),
+        "hidden_track": d.hidden_track().map_or(0, |h| h.end.0 - h.start.0),
+        "mcn": d.mcn,
+        "tracks": d.tracks.iter().map(|t| track_json(d, t)).collect::<Vec<_>>(),
+        "cdtext": d.cdtext,
+        "notes": r.notes,
+    });
+    if let (Some(ids), Some(obj)) = (ids, v.as_object_mut()) {
+        obj.insert("musicbrainz".into(), json!(ids.musicbrainz));
+        obj.insert("cddb".into(), json!(ids.cddb));
+        obj.insert("accuraterip".into(), json!(ids.accuraterip));
+        obj.insert("ctdb".into(), json!(ids.ctdb));
+    }
+    v
+}
+
+fn print_human(name: &str, r: &DiscReport, ids: &Result<DiscIds, aj_cd::id::IdError>) {
+    let d = &r.disc;
+    println!("Drive:  {name}");
+    println!(
+        "Disc:   {}, tracks {}–{}, {} ({} sectors)",
+        d.kind(),
+        d.first_track_number(),
+        d.last_track_number(),
+        msf_len(d.leadout.0),
+        d.leadout.0
+    );
+    if d.sessions.len() > 1 {
+        for s in &d.sessions {
+            println!(
+                "        session {} lead-out at LBA {}",
+                s.number, s.leadout.0
+            );
+        }
+    }
+    if let Some(h) = d.hidden_track() {
+        println!(
+            "Hidden track before track 1: {} ({} sectors)",
+            msf_len(h.end.0 - h.start.0),
+            h.end.0 - h.start.0
+        );
+    }
+    if let Some(m) = &d.mcn {
+        println!("MCN:    {m}");
+    }
+    println!();
+    println!(
+        "Track  Start     LBA     Length    Pregap    ISRC          Flags   Title / Performer"
+    );
+    for t in &d.tracks {
+        let mut flags = Vec::new();
+        if t.control.data {
+            flags.push("data");
+        }
+        if t.control.preemphasis {
+            flags.push("pre");
+        }
+        if t.control.copy_permitted {
+            flags.push("dcp");
+        }
+        if t.control.four_channel {
+            flags.push("4ch");
+        }
+        let text = d.track_text(t.number);
+        let title = text.and_then(|f| f.title.as_deref()).unwrap_or("");
+        let perf = text.and_then(|f| f.performer.as_deref());
+        println!(
+            "{:>5}  {}  {:>6}  {}  {}  {:<12}  {:<6}  {}{}",
+            t.number,
+            msf_at(t.start),
+            t.start.0,
+            msf_len(d.track_sectors(t.number).unwrap_or(0)),
+            msf_len(t.pregap_sectors()),
+            t.isrc.as_deref().unwrap_or("-"),
+            if flags.is_empty() {
+                "-".to_string()
+            } else {
+                flags.join(",")
+            },
+            title,
+            perf.map(|p| format!(" / {p}")).unwrap_or_default()
+        );
+        for i in &t.indexes {
+            println!(
+                "         index {:02} at {} (LBA {})",
+                i.number,
+                msf_at(i.start),
+                i.start.0
+            );
+        }
+    }
+    if let Some(text) = d.disc_text() {
+        if let Some(t) = &text.title {
+            println!("\nCD-TEXT title: {t}");
+        }
+        if let Some(p) = &text.performer {
+            println!("CD-TEXT performer: {p}");
+        }
+    }
+    if let Some(c) = &d.cdtext {
+        if c.blocks.len() > 1 {
+            println!("CD-TEXT blocks: {}", c.blocks.len());
+        }
+    }
+    println!();
+    match ids {
+        Ok(ids) => {
+            println!("MusicBrainz:  {}", ids.musicbrainz);
+            println!("CDDB:         {}", ids.cddb);
+            println!(
+                "AccurateRip:  {}-{}-{} ({})",
+                ids.accuraterip.id1,
+                ids.accuraterip.id2,
+                ids.accuraterip.cddb,
+                ids.accuraterip.path
+            );
+            println!("CTDB:         {}", ids.ctdb);
+        }
+        Err(e) => println!("Identities:   none ({e})"),
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+}
