@@ -65,8 +65,8 @@ pub struct DiscIdArgs {
 /// Without it, the first real drive.
 #[derive(Debug, Args)]
 pub struct DriveSpecArg {
-    /// The drive: /dev/srN, or image:PATH[,options] for the virtual drive over a cue sheet
-    /// or audio file (options: offset=SAMPLES, overread=yes|no, cache=SECTORS, bad=LBA-LBA,
+    /// The drive: /dev/srN, or image:PATH[,options] for the virtual drive over a cue sheet,
+    /// cdrdao TOC file or audio file (options: offset=SAMPLES, overread=yes|no, cache=SECTORS, bad=LBA-LBA,
     /// flaky=RATE, corrupt=RATE, c2=yes|no, jitter=SAMPLES, seed=N)
     #[arg(long, value_name = "SPEC")]
     pub drive: Option<String>,

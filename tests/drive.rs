@@ -198,3 +198,93 @@ fn drive_list() {
         assert!(r.stderr.contains("no CD drive found"), "{}", r.stderr);
     }
 }
+
+/// `aj disc info` over a cdrdao TOC image says what it says over the cue
+/// image of the same disc: the TOC file written by our own writer, and a
+/// hand-written one whose statements are sample counts.
+#[test]
+fn disc_info_from_a_toc_image_matches_the_cue_image() {
+    use aj_cd::cue::{CueFile, CueLayout, CueSheet, FileType};
+    use aj_cd::disc::{Disc, Index, Track};
+    use aj_cd::tocfile::TocFile;
+    use aj_core::Lba;
+
+    let t = tempfile::tempdir().unwrap();
+    let mut disc = Disc::audio(&[Lba(0)], Lba(1200)).unwrap();
+    let mut t1 = Track::audio(1, Lba(100));
+    t1.pregap = Some(Lba(0));
+    t1.isrc = Some("DEA123456789".into());
+    let mut t2 = Track::audio(2, Lba(450));
+    t2.pregap = Some(Lba(400));
+    t2.control.preemphasis = true;
+    t2.indexes.push(Index {
+        number: 2,
+        start: Lba(600),
+    });
+    let t3 = Track::audio(3, Lba(800));
+    disc.tracks = vec![t1, t2, t3];
+    disc.mcn = Some("0123456789012".into());
+    let b = disc.cdtext_block_mut();
+    b.disc.title = Some("Record".into());
+    b.disc.performer = Some("Band".into());
+    for (n, title) in [(1, "Opening"), (2, "Middle"), (3, "Closing")] {
+        b.track_mut(n).title = Some(title.into());
+        b.track_mut(n).performer = Some("Band".into());
+    }
+    disc.validate().unwrap();
+    aj_testkit::write_wav(&t.path().join("image.wav"), &noise(1200, 9), 2, 44_100, 16);
+    let plan = CueSheet::from_disc(&disc, CueLayout::SingleFile, |_| CueFile {
+        name: "image.wav".into(),
+        kind: FileType::Wave,
+    })
+    .unwrap();
+    let cue = t.path().join("disc.cue");
+    std::fs::write(&cue, plan.sheet.to_bytes(false, false)).unwrap();
+    let toc = t.path().join("disc.toc");
+    std::fs::write(
+        &toc,
+        TocFile::from_disc(&disc, "image.wav", "image.bin").to_string(),
+    )
+    .unwrap();
+    // The same layout by hand, positions in samples (588 a sector).
+    let by_hand = t.path().join("by-hand.toc");
+    std::fs::write(
+        &by_hand,
+        "CD_DA\nCATALOG \"0123456789012\"\n\
+         CD_TEXT { LANGUAGE_MAP { 0 : EN } LANGUAGE 0 { TITLE \"Record\" PERFORMER \"Band\" } }\n\
+         TRACK AUDIO\nISRC \"DEA123456789\"\n\
+         CD_TEXT { LANGUAGE 0 { TITLE \"Opening\" PERFORMER \"Band\" } }\n\
+         FILE \"image.wav\" 0 235200\nSTART 00:01:25\n\
+         TRACK AUDIO\nPRE_EMPHASIS\n\
+         CD_TEXT { LANGUAGE 0 { TITLE \"Middle\" PERFORMER \"Band\" } }\n\
+         FILE \"image.wav\" 235200 235200\nSTART 00:00:50\nINDEX 00:02:00\n\
+         TRACK AUDIO\n\
+         CD_TEXT { LANGUAGE 0 { TITLE \"Closing\" PERFORMER \"Band\" } }\n\
+         FILE \"image.wav\" 470400\n",
+    )
+    .unwrap();
+
+    let info = |path: &Path| {
+        let r = run(&[
+            "disc",
+            "info",
+            "--drive",
+            &format!("image:{}", s(path)),
+            "--json",
+        ]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let mut v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        v.as_object_mut().unwrap().remove("drive");
+        v
+    };
+    let from_cue = info(&cue);
+    assert_eq!(from_cue["tracks"][1]["pregap"], 50);
+    assert_eq!(from_cue["tracks"][0]["isrc"], "DEA123456789");
+    assert_eq!(from_cue["hidden_track"], 100);
+    assert_eq!(
+        from_cue["cdtext"]["blocks"][0]["tracks"]["3"]["title"],
+        "Closing"
+    );
+    assert_eq!(info(&toc), from_cue);
+    assert_eq!(info(&by_hand), from_cue);
+}

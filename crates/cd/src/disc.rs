@@ -3,9 +3,10 @@
 //!
 //! # Addresses
 //!
-//! Every address is an [`Lba`]: LBA 0 is MSF 00:02:00, the first sector after the
-//! 2-second lead-in (MMC-6 §6.26.3.1). A sector of CD-DA holds 2352 bytes, 588 stereo
-//! frames of 16-bit PCM (Red Book).
+//! Every address is an [`Lba`]: LBA 0 is MSF 00:02:00, the first sector after track
+//! 1's 2-second pregap, which MSF time counts from (MMC-6 §6.25, READ TOC/PMA/ATIP:
+//! with the MSF bit set an address is LBA + 150 as MM:SS:FF). A sector of CD-DA holds
+//! 2352 bytes, 588 stereo frames of 16-bit PCM (Red Book).
 //!
 //! # Shape
 //!
@@ -54,8 +55,9 @@ pub const SESSION_GAP_SECTORS: i32 = 11_400;
 /// The highest track number on a CD (Red Book).
 pub const MAX_TRACKS: u8 = 99;
 
-/// The 4-bit CONTROL field of the Q sub-channel and of a TOC entry (Red Book §22.3.2;
-/// MMC-6 Table 485): how a track is to be played and copied.
+/// The 4-bit CONTROL field of the Q sub-channel and of a TOC entry (IEC 60908 §17.5,
+/// the Q channel; ECMA-130 §22.3; MMC-6 §6.25, READ TOC/PMA/ATIP): how a track is to be
+/// played and copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Control {
     /// Bit 2: a data track (otherwise audio).

@@ -105,10 +105,14 @@ pub enum TocItem {
     Silence { samples: u64 },
     /// `ZERO length`: data zeros, in bytes.
     Zero { bytes: u64 },
-    /// `FILE`/`AUDIOFILE "name" [#offset] start [length]`: audio from a file, in samples
-    /// (`length: None` means to the end of the file). `offset` is a byte offset to skip.
+    /// `FILE`/`AUDIOFILE "name" [SWAP] [#offset] start [length]`: audio from a file, in
+    /// samples (`length: None` means to the end of the file). `offset` is a byte offset to
+    /// skip. cdrdao(1) reads raw files as big-endian samples and WAVE files as
+    /// little-endian; `SWAP` reverses the byte order of either.
     Audio {
         name: String,
+        #[serde(default)]
+        swap: bool,
         offset: Option<u64>,
         start: u64,
         length: Option<u64>,
@@ -646,6 +650,10 @@ impl TocFile {
                         }
                         "FILE" | "AUDIOFILE" => {
                             let name = p.string("file name")?;
+                            let swap = p.peek_word().as_deref() == Some("SWAP");
+                            if swap {
+                                p.pos += 1;
+                            }
                             let offset = p.offset()?;
                             let start = p.amount(audio_unit, "FILE start")?;
                             let length = if p.is_amount() {
@@ -655,6 +663,7 @@ impl TocFile {
                             };
                             t.items.push(TocItem::Audio {
                                 name,
+                                swap,
                                 offset,
                                 start,
                                 length,
@@ -736,10 +745,12 @@ fn items_length(items: &[TocItem], mode: TrackMode) -> Option<u64> {
     let mut bytes = 0u64;
     for i in items {
         match i {
-            TocItem::Silence { samples: s } => samples += s,
-            TocItem::Zero { bytes: b } => bytes += b,
-            TocItem::Audio { length, .. } => samples += (*length)?,
-            TocItem::Data { length, .. } => bytes += (*length)?,
+            // Saturating: absurd lengths from a file must not overflow; the
+            // disc's validation rejects what does not fit on a CD.
+            TocItem::Silence { samples: s } => samples = samples.saturating_add(*s),
+            TocItem::Zero { bytes: b } => bytes = bytes.saturating_add(*b),
+            TocItem::Audio { length, .. } => samples = samples.saturating_add((*length)?),
+            TocItem::Data { length, .. } => bytes = bytes.saturating_add((*length)?),
         }
     }
     let size = u64::from(mode.sector_size());
@@ -929,11 +940,15 @@ impl fmt::Display for TocFile {
                     }
                     TocItem::Audio {
                         name,
+                        swap,
                         offset,
                         start,
                         length,
                     } => {
                         write!(f, "FILE {}", escaped(name))?;
+                        if *swap {
+                            write!(f, " SWAP")?;
+                        }
                         if let Some(o) = offset {
                             write!(f, " #{o}")?;
                         }
@@ -1011,6 +1026,7 @@ impl TocFile {
                         offset,
                         start,
                         length,
+                        ..
                     } => {
                         samples +=
                             match length {
@@ -1158,6 +1174,7 @@ impl TocFile {
             let item = if t.mode.is_audio() {
                 TocItem::Audio {
                     name: audio_file.to_string(),
+                    swap: false,
                     offset: None,
                     start: from * SAMPLES_PER_SECTOR,
                     length: Some(blocks * SAMPLES_PER_SECTOR),

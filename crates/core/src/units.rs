@@ -47,7 +47,9 @@ pub struct Msf {
 
 /// Sectors per second of CD-DA (Red Book).
 pub const SECTORS_PER_SECOND: i32 = 75;
-/// The LBA of MSF 00:00:00 is -150: the 2-second lead-in before LBA 0 (MMC-6 §6.26.3.1).
+/// The LBA of MSF 00:00:00 is -150: MSF time counts from the start of track 1's
+/// 2-second pregap, LBA counts from its end (MMC-6 §6.25, READ TOC/PMA/ATIP: with the
+/// MSF bit set an address is LBA + 150 as MM:SS:FF).
 pub const MSF_LBA_OFFSET: i32 = 150;
 
 impl Msf {

@@ -214,9 +214,9 @@ impl Drive {
     /// Transport errors; [`Error::BadResponse`] when the Q frame is damaged.
     pub fn read_q_any(&mut self, lba: Lba) -> Result<subq::QFrame, Error> {
         let mut cmd = super::read_cd(lba, 1, C2Mode::None, SubChannel::Q);
-        // MMC-6 table 439: expected sector type 000b (any); table 440: sync,
-        // all headers, user data and EDC/ECC (F8h) make 2352 bytes for every
-        // sector type.
+        // MMC-6 §6.19, READ CD: expected sector type 000b (any); byte 9 F8h
+        // (sync, all headers, user data and EDC/ECC) makes 2352 bytes for
+        // every sector type.
         cmd.cdb[1] = 0;
         cmd.cdb[9] = 0xF8;
         let r = self.execute(&cmd)?;

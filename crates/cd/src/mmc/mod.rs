@@ -9,10 +9,17 @@
 //! panic on any bytes.
 //!
 //! References: MMC-6 (T10/1836-D revision 2g) for the multimedia commands,
-//! SPC-4 for INQUIRY, REQUEST SENSE, MODE SENSE(10), PREVENT ALLOW MEDIUM
-//! REMOVAL and TEST UNIT READY, SBC-3 for START STOP UNIT, and MMC-3 for
-//! mode page 2Ah and READ SUB-CHANNEL, which later revisions dropped but
-//! every drive still answers. [`Drive`] sends them over a
+//! SPC-3/SPC-4 for INQUIRY, REQUEST SENSE, MODE SENSE(10), PREVENT ALLOW
+//! MEDIUM REMOVAL and TEST UNIT READY, SBC-3 for START STOP UNIT, and MMC-3
+//! for mode page 2Ah and READ SUB-CHANNEL, which later revisions dropped but
+//! every drive still answers.
+//!
+//! Section numbers are given only where they were checked against other
+//! implementations that cite the same revision (MMC-6 r2g: §6.5 GET
+//! CONFIGURATION, §6.19 READ CD, §6.25 READ TOC/PMA/ATIP; SPC-3: §6.4
+//! INQUIRY, §6.13 PREVENT ALLOW MEDIUM REMOVAL, §6.27 REQUEST SENSE, §6.33
+//! TEST UNIT READY). Elsewhere the command, field or feature is named with
+//! its code, which does not change between revisions. [`Drive`] sends them over a
 //! [`Transport`](crate::transport::Transport).
 
 use std::time::Duration;
@@ -29,42 +36,45 @@ pub mod subq;
 pub use drive::Drive;
 pub use sense::Sense;
 
-// Operation codes (MMC-6 table 3 "Command Set", SPC-4 annex E).
-/// TEST UNIT READY (SPC-4 §6.33).
+// Operation codes (MMC-6, the table of commands; SPC-4 annex E).
+/// TEST UNIT READY, 00h (SPC-3 §6.33).
 pub const OP_TEST_UNIT_READY: u8 = 0x00;
-/// REQUEST SENSE (SPC-4 §6.27).
+/// REQUEST SENSE, 03h (SPC-3 §6.27).
 pub const OP_REQUEST_SENSE: u8 = 0x03;
-/// INQUIRY (SPC-4 §6.4; MMC-6 §6.8 for what MMC devices return).
+/// INQUIRY, 12h (SPC-3 §6.4; MMC-6, INQUIRY, for what MMC devices return).
 pub const OP_INQUIRY: u8 = 0x12;
-/// START STOP UNIT (SBC-3 §5.25; MMC-6 §6.40).
+/// START STOP UNIT, 1Bh (SBC-3; MMC-6, START STOP UNIT).
 pub const OP_START_STOP_UNIT: u8 = 0x1B;
-/// PREVENT ALLOW MEDIUM REMOVAL (SPC-4 §6.13; MMC-6 §6.13).
+/// PREVENT ALLOW MEDIUM REMOVAL, 1Eh (SPC-3 §6.13; MMC-6, PREVENT ALLOW MEDIUM
+/// REMOVAL).
 pub const OP_PREVENT_ALLOW: u8 = 0x1E;
-/// READ(10) (SBC-3; MMC-6 §6.14).
+/// READ(10), 28h (SBC-3; MMC-6, READ (10)).
 pub const OP_READ_10: u8 = 0x28;
-/// READ SUB-CHANNEL (MMC-3 §6.1.18).
+/// READ SUB-CHANNEL, 42h (MMC-3, READ SUB-CHANNEL).
 pub const OP_READ_SUB_CHANNEL: u8 = 0x42;
-/// READ TOC/PMA/ATIP (MMC-6 §6.25).
+/// READ TOC/PMA/ATIP, 43h (MMC-6 §6.25).
 pub const OP_READ_TOC: u8 = 0x43;
-/// GET CONFIGURATION (MMC-6 §6.5).
+/// GET CONFIGURATION, 46h (MMC-6 §6.5).
 pub const OP_GET_CONFIGURATION: u8 = 0x46;
-/// GET EVENT STATUS NOTIFICATION (MMC-6 §6.6).
+/// GET EVENT STATUS NOTIFICATION, 4Ah (MMC-6, GET EVENT STATUS NOTIFICATION).
 pub const OP_GET_EVENT_STATUS: u8 = 0x4A;
-/// MODE SENSE(10) (SPC-4 §6.12; MMC-6 §6.12).
+/// MODE SENSE(10), 5Ah (SPC-4, MODE SENSE(10); MMC-6, MODE SENSE (10)).
 pub const OP_MODE_SENSE_10: u8 = 0x5A;
-/// SET CD SPEED (MMC-6 §6.37).
+/// SET CD SPEED, BBh (MMC-6, SET CD SPEED).
 pub const OP_SET_CD_SPEED: u8 = 0xBB;
-/// READ CD (MMC-6 §6.19).
+/// READ CD, BEh (MMC-6 §6.19).
 pub const OP_READ_CD: u8 = 0xBE;
 
 /// Bytes of CD-DA per sector (Red Book: 588 stereo 16-bit frames).
 pub const CDDA_SECTOR: usize = 2352;
 /// Bytes of C2 error pointers per sector: one bit per byte of CD-DA (MMC-6
-/// §6.19.2.9, C2 error field 01b).
+/// §6.19, READ CD, C2 Error Pointers field 01b).
 pub const C2_LEN: usize = 294;
-/// Bytes of formatted Q sub-channel per sector (MMC-6 §6.19.2.10, 010b).
+/// Bytes of formatted Q sub-channel per sector (MMC-6 §6.19, READ CD,
+/// Sub-channel Selection field 010b).
 pub const SUB_Q_LEN: usize = 16;
-/// Bytes of raw P-W sub-channel per sector (MMC-6 §6.19.2.10, 001b).
+/// Bytes of raw P-W sub-channel per sector (MMC-6 §6.19, READ CD,
+/// Sub-channel Selection field 001b).
 pub const SUB_RAW_LEN: usize = 96;
 /// The track number of the lead-out in a TOC (MMC-6 §6.25.3.2).
 pub const LEAD_OUT: u8 = 0xAA;
@@ -149,10 +159,11 @@ fn declared<'a>(resp: &'a [u8], what: &'static str) -> Result<&'a [u8], Error> {
 
 /// Allocation length for INQUIRY (the standard data is 36 bytes or more).
 const INQUIRY_LEN: u16 = 96;
-/// Peripheral device type of MMC devices (SPC-4 table 140: 05h CD/DVD).
+/// Peripheral device type of MMC devices (SPC-3 §6.4.2, standard INQUIRY
+/// data, peripheral device type 05h: CD/DVD device).
 pub const DEVICE_TYPE_MMC: u8 = 0x05;
 
-/// INQUIRY, standard data (SPC-4 §6.4.1: EVPD 0, page 0).
+/// INQUIRY, standard data (SPC-3 §6.4: EVPD 0, page 0).
 pub fn inquiry() -> Command {
     let [hi, lo] = INQUIRY_LEN.to_be_bytes();
     Command::new(
@@ -163,7 +174,7 @@ pub fn inquiry() -> Command {
     )
 }
 
-/// Standard INQUIRY data (SPC-4 §6.4.2).
+/// Standard INQUIRY data (SPC-3 §6.4.2).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Inquiry {
     /// Peripheral device type (05h for CD/DVD/BD drives).
@@ -225,7 +236,7 @@ pub fn build_inquiry(vendor: &str, model: &str, revision: &str) -> Vec<u8> {
 
 // ------------------------------------------------ TEST UNIT READY, SENSE
 
-/// TEST UNIT READY (SPC-4 §6.33): no data; GOOD when a disc is ready.
+/// TEST UNIT READY (SPC-3 §6.33): no data; GOOD when a disc is ready.
 pub fn test_unit_ready() -> Command {
     Command::new(
         vec![OP_TEST_UNIT_READY, 0, 0, 0, 0, 0],
@@ -235,7 +246,7 @@ pub fn test_unit_ready() -> Command {
     )
 }
 
-/// REQUEST SENSE (SPC-4 §6.27), fixed format, 18 bytes.
+/// REQUEST SENSE (SPC-3 §6.27), fixed format, 18 bytes.
 pub fn request_sense() -> Command {
     Command::new(
         vec![OP_REQUEST_SENSE, 0, 0, 0, sense::FIXED_SENSE_LEN as u8, 0],
@@ -258,19 +269,20 @@ pub fn parse_request_sense(resp: &[u8]) -> Result<Sense, Error> {
 /// Allocation length for GET CONFIGURATION.
 const CONFIG_LEN: u16 = 4096;
 
-/// Feature 0000h, Profile List (MMC-6 §5.3.1).
+/// Feature 0000h, Profile List (MMC-6, feature definitions).
 pub const FEATURE_PROFILE_LIST: u16 = 0x0000;
-/// Feature 0003h, Removable Medium (MMC-6 §5.3.4).
+/// Feature 0003h, Removable Medium (MMC-6, feature definitions).
 pub const FEATURE_REMOVABLE_MEDIUM: u16 = 0x0003;
-/// Feature 001Eh, CD Read (MMC-6 §5.3.13).
+/// Feature 001Eh, CD Read (MMC-6, feature definitions).
 pub const FEATURE_CD_READ: u16 = 0x001E;
-/// Feature 002Dh, CD Track at Once (MMC-6 §5.3.25).
+/// Feature 002Dh, CD Track at Once (MMC-6, feature definitions).
 pub const FEATURE_CD_TAO: u16 = 0x002D;
-/// Feature 002Eh, CD Mastering (Session at Once / Raw) (MMC-6 §5.3.26).
+/// Feature 002Eh, CD Mastering (Session at Once / Raw) (MMC-6, feature
+/// definitions).
 pub const FEATURE_CD_MASTERING: u16 = 0x002E;
 
 /// GET CONFIGURATION with RT = 00b: every feature the drive knows, current
-/// or not (MMC-6 §6.5.2).
+/// or not (MMC-6 §6.5).
 pub fn get_configuration() -> Command {
     let [hi, lo] = CONFIG_LEN.to_be_bytes();
     Command::new(
@@ -281,7 +293,7 @@ pub fn get_configuration() -> Command {
     )
 }
 
-/// A profile the drive supports (MMC-6 §5.3.1, table 89).
+/// A profile the drive supports (MMC-6, feature 0000h Profile List).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Profile {
     pub code: u16,
@@ -289,7 +301,7 @@ pub struct Profile {
     pub current: bool,
 }
 
-/// The name of a profile number (MMC-6 table 89).
+/// The name of a profile number (MMC-6, the table of profiles).
 pub fn profile_name(code: u16) -> &'static str {
     match code {
         0x0000 => "none",
@@ -321,7 +333,7 @@ pub fn profile_name(code: u16) -> &'static str {
     }
 }
 
-/// The CD Read feature (MMC-6 §5.3.13).
+/// The CD Read feature, 001Eh (MMC-6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CdReadFeature {
     /// READ TOC format 5 (CD-TEXT) is supported.
@@ -332,7 +344,7 @@ pub struct CdReadFeature {
     pub dap: bool,
 }
 
-/// The CD Track at Once feature (MMC-6 §5.3.25).
+/// The CD Track at Once feature, 002Dh (MMC-6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CdTaoFeature {
     pub buffer_underrun_free: bool,
@@ -343,7 +355,7 @@ pub struct CdTaoFeature {
     pub rw_subcode: bool,
 }
 
-/// The CD Mastering feature: Session at Once and Raw (MMC-6 §5.3.26).
+/// The CD Mastering feature, 002Eh: Session at Once and Raw (MMC-6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CdMasteringFeature {
     pub buffer_underrun_free: bool,
@@ -358,7 +370,7 @@ pub struct CdMasteringFeature {
     pub max_cue_sheet: u32,
 }
 
-/// The Removable Medium feature (MMC-6 §5.3.4).
+/// The Removable Medium feature, 0003h (MMC-6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct RemovableMediumFeature {
     /// Loading mechanism (0 caddy, 1 tray, 2 pop-up, 4 changer, 5 cartridge changer).
@@ -381,7 +393,7 @@ pub struct Configuration {
     pub cd_mastering: Option<CdMasteringFeature>,
 }
 
-/// Parses a GET CONFIGURATION response (MMC-6 §6.5.3: an 8-byte header
+/// Parses a GET CONFIGURATION response (MMC-6 §6.5: an 8-byte header
 /// with a 4-byte data length, then feature descriptors). A descriptor cut
 /// off by the allocation length is ignored.
 ///
@@ -484,13 +496,13 @@ pub fn build_configuration(current_profile: u16, features: &[FeatureDescriptor])
 
 // ------------------------------------------------- MODE SENSE page 2Ah
 
-/// Mode page 2Ah, CD/DVD Capabilities and Mechanical Status (MMC-3 §5.5.10;
-/// kept by drives after MMC-5 made it legacy).
+/// Mode page 2Ah, CD/DVD Capabilities and Mechanical Status (MMC-3, mode
+/// page 2Ah; kept by drives after MMC-5 made it legacy).
 pub const PAGE_CAPABILITIES: u8 = 0x2A;
 const MODE_SENSE_LEN: u16 = 256;
 
 /// MODE SENSE(10) of page 2Ah, current values, no block descriptors
-/// (SPC-4 §6.12: DBD = 1, PC = 00b).
+/// (SPC-4, MODE SENSE(10): DBD = 1, PC = 00b).
 pub fn mode_sense_capabilities() -> Command {
     let [hi, lo] = MODE_SENSE_LEN.to_be_bytes();
     Command::new(
@@ -717,7 +729,7 @@ impl Toc {
     }
 }
 
-/// Parses a formatted TOC (MMC-6 §6.25.3.2, table 478): a 4-byte header
+/// Parses a formatted TOC (MMC-6 §6.25.3.2): a 4-byte header
 /// and 8-byte track descriptors.
 ///
 /// # Errors
@@ -817,7 +829,7 @@ pub fn parse_session_info(resp: &[u8]) -> Result<SessionInfo, Error> {
 }
 
 /// One descriptor of the full TOC: a Q frame of the lead-in (MMC-6
-/// §6.25.3.4, table 483). Times are binary, not BCD.
+/// §6.25.3.4). Times are binary, not BCD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FullTocEntry {
     pub session: u8,
@@ -825,7 +837,8 @@ pub struct FullTocEntry {
     pub control: u8,
     pub tno: u8,
     /// 01h…63h a track start; A0h first track; A1h last track; A2h lead-out;
-    /// B0h next possible program area; C0h…: see MMC-6 table 484.
+    /// B0h next possible program area; C0h…: see MMC-6 §6.25, READ TOC/PMA/ATIP,
+    /// format 0010b.
     pub point: u8,
     pub min: u8,
     pub sec: u8,
@@ -961,7 +974,7 @@ pub struct Atip {
     pub last_lead_out_start: Msf,
 }
 
-/// Parses ATIP (MMC-6 §6.25.3.6, table 487).
+/// Parses ATIP (MMC-6 §6.25.3.6).
 ///
 /// # Errors
 /// [`Error::BadResponse`] when shorter than 15 bytes (pressed discs have
@@ -1018,7 +1031,8 @@ pub fn build_cd_text(packs: &[[u8; 18]]) -> Vec<u8> {
 
 // ----------------------------------------------------- READ SUB-CHANNEL
 
-/// What READ SUB-CHANNEL is asked for (MMC-3 §6.1.18, table 195).
+/// What READ SUB-CHANNEL (42h) is asked for (MMC-3, READ SUB-CHANNEL,
+/// Sub-channel Data Format field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubChannelRequest {
     /// 01h: current position.
@@ -1166,7 +1180,7 @@ pub fn build_sub_channel_position(p: &Position) -> Vec<u8> {
 
 // -------------------------------------------------------------- READ CD
 
-/// The C2 error field of READ CD (MMC-6 §6.19.2.9, table 441).
+/// The C2 Error Pointers field of READ CD (MMC-6 §6.19).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum C2Mode {
     /// 00b: no C2 information.
@@ -1212,7 +1226,7 @@ impl C2Mode {
     }
 }
 
-/// The sub-channel selection of READ CD (MMC-6 §6.19.2.10, table 442).
+/// The Sub-channel Selection field of READ CD (MMC-6 §6.19).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum SubChannel {
     /// 000b: none.
@@ -1259,9 +1273,11 @@ impl SubChannel {
     }
 }
 
-/// Expected sector type CD-DA (MMC-6 table 439: 001b in bits 4…2).
+/// Expected sector type CD-DA (MMC-6 §6.19, READ CD, Expected Sector Type
+/// field: 001b in bits 4…2).
 pub const SECTOR_TYPE_CDDA: u8 = 1;
-/// User data bit of byte 9 (MMC-6 table 440).
+/// User data bit of byte 9 (MMC-6 §6.19, READ CD, byte 9 main-channel
+/// selection).
 const READ_CD_USER_DATA: u8 = 0x10;
 
 /// Bytes per sector READ CD returns for CD-DA with these options.
@@ -1386,7 +1402,7 @@ pub fn split_read_cd(
 
 // ----------------------------------------------- speed, tray, lock, events
 
-/// SET CD SPEED (MMC-6 §6.37): read and write speeds in kB/s (1x = 176.4
+/// SET CD SPEED, BBh (MMC-6, SET CD SPEED): read and write speeds in kB/s (1x = 176.4
 /// kB/s; FFFFh = as fast as the drive can), CLV rotation.
 pub fn set_cd_speed(read_kbs: u16, write_kbs: u16) -> Command {
     let r = read_kbs.to_be_bytes();
@@ -1412,7 +1428,7 @@ pub enum TrayAction {
     Stop,
 }
 
-/// START STOP UNIT (SBC-3 §5.25; MMC-6 §6.40): byte 4 holds LoEj (bit 1)
+/// START STOP UNIT, 1Bh (SBC-3; MMC-6, START STOP UNIT): byte 4 holds LoEj (bit 1)
 /// and Start (bit 0).
 pub fn start_stop_unit(action: TrayAction) -> Command {
     let b = match action {
@@ -1440,7 +1456,7 @@ pub fn parse_start_stop_cdb(cdb: &[u8]) -> Option<TrayAction> {
     })
 }
 
-/// PREVENT ALLOW MEDIUM REMOVAL (SPC-4 §6.13): `prevent` locks the tray.
+/// PREVENT ALLOW MEDIUM REMOVAL, 1Eh (SPC-3 §6.13): `prevent` locks the tray.
 pub fn prevent_allow(prevent: bool) -> Command {
     Command::new(
         vec![OP_PREVENT_ALLOW, 0, 0, 0, u8::from(prevent), 0],
@@ -1450,11 +1466,12 @@ pub fn prevent_allow(prevent: bool) -> Command {
     )
 }
 
-/// Notification class Media (MMC-6 §6.6.2, table 313: bit 4).
+/// Notification class Media (MMC-6, GET EVENT STATUS NOTIFICATION,
+/// Notification Class Request field: bit 4).
 pub const EVENT_CLASS_MEDIA: u8 = 4;
 const EVENT_LEN: u16 = 8;
 
-/// GET EVENT STATUS NOTIFICATION, polled, media class (MMC-6 §6.6).
+/// GET EVENT STATUS NOTIFICATION (4Ah), polled, media class (MMC-6).
 pub fn get_event_status_media() -> Command {
     let [hi, lo] = EVENT_LEN.to_be_bytes();
     Command::new(
@@ -1476,7 +1493,8 @@ pub fn get_event_status_media() -> Command {
     )
 }
 
-/// Media event codes (MMC-6 §6.6.2.5, table 323).
+/// Media event codes (MMC-6, GET EVENT STATUS NOTIFICATION, media class
+/// events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum MediaEvent {
     NoChange,
@@ -1519,7 +1537,7 @@ pub struct MediaStatus {
     pub media_present: bool,
 }
 
-/// Parses a media-class event (MMC-6 §6.6.2.5).
+/// Parses a media-class event (MMC-6, GET EVENT STATUS NOTIFICATION).
 ///
 /// # Errors
 /// [`Error::BadResponse`] when the drive reports no event available (NEA),

@@ -1,13 +1,13 @@
 //! Sense data: what a drive says when a command ends in CHECK CONDITION.
 //!
 //! Layouts are SPC-4 §4.5 (fixed format, response codes 70h/71h, §4.5.3;
-//! descriptor format, 72h/73h, §4.5.2). The sense keys are SPC-4 table 27;
+//! descriptor format, 72h/73h, §4.5.2). The sense keys are SPC-4's sense key table;
 //! the additional sense codes MMC drives use are listed in MMC-6 annex F
 //! ("Error Reporting") and SPC-4 annex D.
 
 use std::fmt;
 
-/// Sense key NO SENSE (SPC-4 table 27).
+/// Sense key NO SENSE (SPC-4, sense key descriptions).
 pub const KEY_NO_SENSE: u8 = 0x0;
 /// Sense key RECOVERED ERROR.
 pub const KEY_RECOVERED_ERROR: u8 = 0x1;

@@ -1,20 +1,21 @@
 //! The Q sub-channel: 96 bits per sector, 80 of data and a 16-bit CRC.
 //!
-//! Layout per IEC 60908 (Red Book) §17.5: CONTROL (4 bits) and ADR (4 bits),
-//! 72 bits of data whose meaning ADR selects, and a CRC-16 over those 80 bits
-//! (polynomial x^16 + x^12 + x^5 + 1, stored inverted). MMC-6 §4.2.3.6
-//! (sub-channel field formats) gives the same layout as drives return it
+//! Layout per IEC 60908 (Red Book) §17.5, the Q channel (ECMA-130 §22.3
+//! gives the same for CD-ROM): CONTROL (4 bits) and ADR (4 bits), 72 bits of
+//! data whose meaning ADR selects, and a CRC-16 over those 80 bits
+//! (polynomial x^16 + x^12 + x^5 + 1, stored inverted). MMC-6 §6.19 (READ CD,
+//! Sub-channel Selection field) gives the same layout as drives return it
 //! from READ CD: formatted Q is 16 bytes (these 12 and 4 pad bytes), raw P-W
 //! is 96 bytes with one bit of each sub-channel per byte (P in bit 7, Q in
 //! bit 6, R…W in bits 5…0).
 
 use aj_core::Msf;
 
-/// ADR 1: position (track, index, times) (Red Book §17.5.1).
+/// ADR 1: position (track, index, times) (IEC 60908 §17.5, Q mode 1).
 pub const ADR_POSITION: u8 = 1;
-/// ADR 2: Media Catalogue Number (Red Book §17.5.2).
+/// ADR 2: Media Catalogue Number (IEC 60908 §17.5, Q mode 2).
 pub const ADR_MCN: u8 = 2;
-/// ADR 3: ISRC (Red Book §17.5.3).
+/// ADR 3: ISRC (IEC 60908 §17.5, Q mode 3).
 pub const ADR_ISRC: u8 = 3;
 /// The track number of the lead-out in Q (TNO = AAh).
 pub const LEAD_OUT_TRACK: u8 = 0xAA;
@@ -124,7 +125,8 @@ fn msf_from_bcd(b: &[u8]) -> Option<Msf> {
 }
 
 /// ISRC characters in Q are 6-bit codes: '0'…'9' are 00h…09h and 'A'…'Z'
-/// are 11h…2Ah (Red Book §17.5.3, table 17).
+/// are 11h…2Ah (IEC 60908 §17.5, Q mode 3: the 6-bit ISRC character
+/// codes).
 fn isrc_char_from_code(c: u8) -> Option<char> {
     match c {
         0x00..=0x09 => Some(char::from(b'0' + c)),

@@ -3,9 +3,13 @@
 //!
 //! Images: a cue sheet with BINARY/MOTOROLA files or audio files (WAVE,
 //! FLAC, AIFF… decoded with `aj_codec::decode`, which must give 44.1 kHz
-//! 16-bit stereo), or a single audio file (a one-track disc).
-//! Audio files are decoded once into an unnamed temporary file, so memory
-//! does not grow with the image.
+//! 16-bit stereo), a cdrdao TOC file (`.toc`: raw or audio files composed
+//! sample by sample), or a single audio file (a one-track
+//! disc). Audio files are decoded once into an unnamed temporary file, so
+//! memory does not grow with the image. A read the image file cannot
+//! satisfy (an I/O error, or the file shrank since it was opened) is a
+//! MEDIUM ERROR, unrecovered read error, at the LBA read, as a scratch
+//! would be.
 //!
 //! What it answers: INQUIRY, TEST UNIT READY, REQUEST SENSE, GET
 //! CONFIGURATION, MODE SENSE(10) page 2Ah, READ TOC/PMA/ATIP formats 0, 1, 2
@@ -16,7 +20,7 @@
 //! STATUS NOTIFICATION. Anything else gets ILLEGAL REQUEST / INVALID COMMAND
 //! OPERATION CODE, as from a real drive.
 //!
-//! The Q sub-channel is generated as a pressed disc carries it (Red Book
+//! The Q sub-channel is generated as a pressed disc carries it (IEC 60908
 //! §17.5): ADR 1 position frames with the relative time counting down through
 //! pregaps, ADR 2 (MCN) in one frame of every 100 and ADR 3 (ISRC) in another,
 //! outside pregaps. The P channel is set in pauses (INDEX 00).
@@ -52,10 +56,16 @@ use std::time::Duration;
 use aj_core::{Lba, Msf, Samples};
 
 use crate::cue::{CueSheet, FileType};
-use crate::disc::{Disc, Track, SESSION_GAP_SECTORS};
+use crate::disc::{Disc, Track, TrackMode, SESSION_GAP_SECTORS};
 use crate::mmc::sense::{self, Sense};
 use crate::mmc::{self, subq, C2Mode, SubChannel};
 use crate::transport::{Direction, Error, Transport};
+
+mod sectors;
+mod toc;
+
+use sectors::{Backing, Content, SectorMap};
+use toc::TocMap;
 
 /// Samples (stereo frames) per CD-DA sector.
 const FRAMES_PER_SECTOR: i64 = 588;
@@ -69,7 +79,7 @@ const MAX_OFFSET: i32 = 44_100;
 /// The virtual drive's settings (see the module doc).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// The image: a cue sheet or an audio file.
+    /// The image: a cue sheet, a cdrdao TOC file or an audio file.
     pub path: PathBuf,
     /// Read offset in samples.
     pub offset: i32,
@@ -229,36 +239,14 @@ impl Rng {
     }
 }
 
-/// One file of the image, as sectors.
+/// Where the disc's bytes come from.
 #[derive(Debug)]
-struct Backing {
-    file: File,
-    /// Byte offset of sector 0 in the file.
-    base: u64,
-    /// Bytes per sector in the file.
-    sector_size: u64,
-    /// Big-endian samples (MOTOROLA).
-    swap: bool,
-    /// Length in sectors (a partial last sector counts).
-    sectors: i64,
-}
-
-/// What a stretch of the disc holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Content {
-    /// Sectors of the files, from this global file sector on.
-    Data(i64),
-    /// Silence no file holds (PREGAP, POSTGAP).
-    Silence,
-    /// Between sessions: lead-out and lead-in, not readable as audio.
-    Gap,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Segment {
-    start: i64,
-    len: i64,
-    content: Content,
+enum Layout {
+    /// Whole sectors of files: cue sheets, single audio files, generated
+    /// images.
+    Sectors(SectorMap),
+    /// A cdrdao TOC file's data statements, sample-granular.
+    Toc(TocMap),
 }
 
 /// Counters for tests and demonstrations.
@@ -277,10 +265,8 @@ pub struct Stats {
 pub struct VirtualDrive {
     opts: Options,
     disc: Disc,
-    files: Vec<Backing>,
-    /// Global sector of each file's first sector.
-    file_start: Vec<i64>,
-    segments: Vec<Segment>,
+    /// Where the disc's bytes come from.
+    layout: Layout,
     cd_text: Vec<[u8; 18]>,
     cache: VecDeque<(i32, Vec<u8>)>,
     rng: Rng,
@@ -297,6 +283,14 @@ fn image_err(path: &Path, reason: impl Into<String>) -> Error {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
+}
+
+/// True when a file starting with `head` is an audio file (WAVE, RF64,
+/// FLAC, AIFF, Ogg) rather than raw samples or sectors.
+fn is_audio_header(head: &[u8]) -> bool {
+    [&b"RIFF"[..], b"RF64", b"fLaC", b"FORM", b"OggS"]
+        .iter()
+        .any(|m| head.starts_with(m))
 }
 
 /// Decodes an audio file into a temporary file of 16-bit little-endian
@@ -365,18 +359,11 @@ impl VirtualDrive {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        let is_audio = head.starts_with(b"RIFF")
-            || head.starts_with(b"RF64")
-            || head.starts_with(b"fLaC")
-            || head.starts_with(b"FORM")
-            || head.starts_with(b"OggS");
         if ext.as_deref() == Some("toc") {
-            return Err(image_err(
-                &path,
-                "cdrdao TOC files are not read by the virtual drive yet; use a cue sheet",
-            ));
+            let (disc, map) = TocMap::open(&path)?;
+            return VirtualDrive::assemble(opts, disc, Layout::Toc(map), Vec::new());
         }
-        if is_audio {
+        if is_audio_header(&head) {
             let (file, frames) = decode_to_temp(&path)?;
             let sectors = i64::try_from(frames.div_ceil(588)).unwrap_or(i64::MAX);
             let leadout =
@@ -388,8 +375,10 @@ impl VirtualDrive {
                 sector_size: SECTOR as u64,
                 swap: false,
                 sectors,
+                len: frames * 4,
             };
-            return VirtualDrive::assemble(opts, disc, vec![backing], Vec::new(), Vec::new());
+            let layout = Layout::Sectors(SectorMap::new(vec![backing], Vec::new()));
+            return VirtualDrive::assemble(opts, disc, layout, Vec::new());
         }
         VirtualDrive::open_cue(opts)
     }
@@ -440,6 +429,7 @@ impl VirtualDrive {
                             sector_size: size,
                             swap: f.kind == FileType::Motorola,
                             sectors: i64::try_from(len.div_ceil(size)).unwrap_or(i64::MAX),
+                            len,
                         })
                     } else {
                         let (file, frames) = decode_to_temp(&fp)?;
@@ -449,6 +439,7 @@ impl VirtualDrive {
                             sector_size: SECTOR as u64,
                             swap: false,
                             sectors: i64::try_from(frames.div_ceil(588)).unwrap_or(i64::MAX),
+                            len: frames * 4,
                         })
                     }
                 })();
@@ -519,7 +510,8 @@ impl VirtualDrive {
                 disc.cdtext = crate::cdtext::parse(&cd_text).text;
             }
         }
-        VirtualDrive::assemble(opts, disc, files, inserts, cd_text)
+        let layout = Layout::Sectors(SectorMap::new(files, inserts));
+        VirtualDrive::assemble(opts, disc, layout, cd_text)
     }
 
     /// A virtual drive over `disc` whose sectors (LBA 0 to the lead-out, 2352
@@ -549,53 +541,18 @@ impl VirtualDrive {
             sector_size: SECTOR as u64,
             swap: false,
             sectors,
+            len: image.len() as u64,
         };
-        VirtualDrive::assemble(opts, disc, vec![backing], inserts, Vec::new())
+        let layout = Layout::Sectors(SectorMap::new(vec![backing], inserts));
+        VirtualDrive::assemble(opts, disc, layout, Vec::new())
     }
 
     fn assemble(
         opts: Options,
         disc: Disc,
-        files: Vec<Backing>,
-        mut inserts: Vec<(i64, i64, Content)>,
+        layout: Layout,
         cd_text: Vec<[u8; 18]>,
     ) -> Result<VirtualDrive, Error> {
-        let mut file_start = Vec::with_capacity(files.len());
-        let mut total = 0i64;
-        for b in &files {
-            file_start.push(total);
-            total += b.sectors;
-        }
-        inserts.sort_by_key(|i| i.0);
-        let mut segments = Vec::new();
-        let (mut at, mut g) = (0i64, 0i64);
-        for (pos, len, content) in inserts {
-            let pos = pos.clamp(g, total);
-            if pos > g {
-                segments.push(Segment {
-                    start: at,
-                    len: pos - g,
-                    content: Content::Data(g),
-                });
-                at += pos - g;
-                g = pos;
-            }
-            if len > 0 {
-                segments.push(Segment {
-                    start: at,
-                    len,
-                    content,
-                });
-                at += len;
-            }
-        }
-        if total > g {
-            segments.push(Segment {
-                start: at,
-                len: total - g,
-                content: Content::Data(g),
-            });
-        }
         let cd_text = if cd_text.is_empty() {
             match &disc.cdtext {
                 Some(t) => {
@@ -611,9 +568,7 @@ impl VirtualDrive {
         Ok(VirtualDrive {
             opts,
             disc,
-            files,
-            file_start,
-            segments,
+            layout,
             cd_text,
             cache: VecDeque::new(),
             rng: Rng(seed),
@@ -738,79 +693,15 @@ impl VirtualDrive {
         })
     }
 
-    fn segment_at(&self, sector: i64) -> Option<&Segment> {
-        let i = self.segments.partition_point(|s| s.start + s.len <= sector);
-        self.segments.get(i).filter(|s| s.start <= sector)
-    }
-
     /// Reads disc bytes from byte address `at` (LBA 0 = byte 0) into `out`.
     /// Returns false when some byte lies outside the disc (then zeros).
-    fn read_bytes(&self, at: i64, out: &mut [u8]) -> bool {
-        let mut inside = true;
-        let mut done = 0usize;
-        while done < out.len() {
-            let pos = at + done as i64;
-            let sector = pos.div_euclid(SECTOR);
-            let within = pos.rem_euclid(SECTOR);
-            let seg = self.segment_at(sector).copied();
-            // Bytes up to the end of this segment (or of the next sector when
-            // outside every segment).
-            let seg_end = match seg {
-                Some(s) => (s.start + s.len) * SECTOR,
-                None => (sector + 1) * SECTOR,
-            };
-            let n = ((seg_end - pos) as usize).min(out.len() - done);
-            let dst = &mut out[done..done + n];
-            match seg.map(|s| (s, s.content)) {
-                // Track 1's pregap (LBA -150 to 0) is silence on every disc.
-                None if (-150..0).contains(&sector) => dst.fill(0),
-                None | Some((_, Content::Gap)) => {
-                    dst.fill(0);
-                    inside = false;
-                }
-                Some((_, Content::Silence)) => dst.fill(0),
-                Some((s, Content::Data(g0))) => {
-                    self.read_files(g0 + (sector - s.start), within, dst);
-                }
-            }
-            done += n;
-        }
-        inside
-    }
-
-    /// Reads from the concatenated files, starting at global sector `g`,
-    /// byte `within` of it; bytes past a file's end read as zeros.
-    fn read_files(&self, mut g: i64, mut within: i64, dst: &mut [u8]) {
-        let mut done = 0usize;
-        while done < dst.len() {
-            let fi = self
-                .file_start
-                .partition_point(|&s| s <= g)
-                .saturating_sub(1);
-            let (Some(b), Some(&fs)) = (self.files.get(fi), self.file_start.get(fi)) else {
-                dst[done..].fill(0);
-                return;
-            };
-            let in_file = g - fs;
-            let left_in_file = ((b.sectors - in_file) * SECTOR - within).max(0) as usize;
-            let n = left_in_file.min(dst.len() - done);
-            if n == 0 {
-                dst[done..].fill(0);
-                return;
-            }
-            let off = b.base + (in_file as u64) * b.sector_size + within as u64;
-            let chunk = &mut dst[done..done + n];
-            let got = read_full_at(&b.file, off, chunk);
-            chunk[got..].fill(0);
-            if b.swap {
-                for pair in chunk.chunks_exact_mut(2) {
-                    pair.swap(0, 1);
-                }
-            }
-            done += n;
-            let adv = within + n as i64;
-            g += adv / SECTOR;
-            within = adv % SECTOR;
+    ///
+    /// # Errors
+    /// When the image file cannot be read (a medium error for the caller).
+    fn read_bytes(&self, at: i64, out: &mut [u8]) -> std::io::Result<bool> {
+        match &self.layout {
+            Layout::Sectors(m) => m.read_bytes(at, out),
+            Layout::Toc(m) => m.read_bytes(at, out),
         }
     }
 
@@ -836,7 +727,10 @@ impl VirtualDrive {
             return Err(Sense::medium_error_at(lba));
         }
         let mut audio = vec![0u8; SECTOR as usize];
-        let inside = self.read_bytes(first_sample * 4, &mut audio);
+        // An image file that cannot be read is what an unreadable disc is.
+        let inside = self
+            .read_bytes(first_sample * 4, &mut audio)
+            .map_err(|_| Sense::medium_error_at(lba))?;
         if !inside && !self.opts.overread {
             return Err(Sense::medium_error_at(lba));
         }
@@ -877,46 +771,19 @@ impl VirtualDrive {
 
     /// A data sector as 2352 raw bytes (sync, header, user data, EDC/ECC
     /// zeros when the image holds user data only).
-    fn data_sector(&self, lba: i32, track: &Track) -> Vec<u8> {
+    fn data_sector(&self, lba: i32, track: &Track) -> std::io::Result<Vec<u8>> {
         let size = track.mode.sector_size() as usize;
         let mut raw = vec![0u8; SECTOR as usize];
         if size == SECTOR as usize {
-            self.read_bytes(i64::from(lba) * SECTOR, &mut raw);
-            return raw;
+            self.read_bytes(i64::from(lba) * SECTOR, &mut raw)?;
+            return Ok(raw);
         }
-        // Where the user data sits in the file: find the segment and read
-        // `size` bytes at the file's own sector size.
         let mut user = vec![0u8; size];
-        if let Some(Segment {
-            start,
-            content: Content::Data(g0),
-            ..
-        }) = self.segment_at(i64::from(lba)).copied()
-        {
-            let g = g0 + (i64::from(lba) - start);
-            let fi = self
-                .file_start
-                .partition_point(|&s| s <= g)
-                .saturating_sub(1);
-            if let (Some(b), Some(&fs)) = (self.files.get(fi), self.file_start.get(fi)) {
-                let off = b.base + ((g - fs) as u64) * b.sector_size;
-                let n = read_full_at(&b.file, off, &mut user);
-                user[n..].fill(0);
-            }
+        match &self.layout {
+            Layout::Sectors(m) => m.user_data(lba, &mut user)?,
+            Layout::Toc(m) => m.user_data(lba, &mut user)?,
         }
-        raw[1..11].fill(0xFF);
-        let msf = Msf::from_lba(Lba(lba)).unwrap_or(Msf { m: 0, s: 0, f: 0 });
-        raw[12] = subq::to_bcd(msf.m);
-        raw[13] = subq::to_bcd(msf.s);
-        raw[14] = subq::to_bcd(msf.f);
-        let (mode, at) = match track.mode {
-            crate::disc::TrackMode::Mode1Cooked => (1, 16),
-            _ => (2, 16),
-        };
-        raw[15] = mode;
-        let n = user.len().min(SECTOR as usize - at);
-        raw[at..at + n].copy_from_slice(&user[..n]);
-        raw
+        Ok(frame_data_sector(lba, track.mode, &user))
     }
 
     // ------------------------------------------------------------ commands
@@ -1246,7 +1113,8 @@ impl VirtualDrive {
             }
             mmc::OP_GET_EVENT_STATUS => {
                 if cdb[1] & 1 == 0 {
-                    // Asynchronous notification is not supported (MMC-6 §6.6.1).
+                    // Asynchronous notification is not supported (MMC-6, GET EVENT
+                    // STATUS NOTIFICATION: Polled bit 0).
                     return Err(illegal(sense::ASC_INVALID_FIELD_IN_CDB));
                 }
                 if cdb[4] & (1 << mmc::EVENT_CLASS_MEDIA) == 0 {
@@ -1318,7 +1186,10 @@ impl VirtualDrive {
                     s.information = Some(lba as u32);
                     return Err(s);
                 }
-                (self.data_sector(lba, &t), vec![0u8; mmc::C2_LEN])
+                let raw = self
+                    .data_sector(lba, &t)
+                    .map_err(|_| Sense::medium_error_at(lba))?;
+                (raw, vec![0u8; mmc::C2_LEN])
             } else {
                 self.cached_read(lba, jitter)?
             };
@@ -1354,22 +1225,31 @@ impl VirtualDrive {
     }
 }
 
-/// Reads up to `buf.len()` bytes at `off`; returns how many (fewer at the
-/// end of the file or on an error, which then reads as zeros).
-fn read_full_at(mut file: &File, off: u64, buf: &mut [u8]) -> usize {
-    if file.seek(SeekFrom::Start(off)).is_err() {
-        return 0;
-    }
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read(&mut buf[done..]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    done
+/// Reads exactly `buf.len()` bytes at `off`. A file that ends early (it
+/// shrank since the drive was opened) is an error like any other.
+fn read_exact_at(mut file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(off))?;
+    file.read_exact(buf)
+}
+
+/// Frames user data as a raw 2352-byte data sector: sync pattern, header
+/// (MSF address in BCD, mode byte), the user data, zeros for EDC/ECC (ECMA-130
+/// §14: the sector layout of modes 1 and 2).
+fn frame_data_sector(lba: i32, mode: TrackMode, user: &[u8]) -> Vec<u8> {
+    let mut raw = vec![0u8; SECTOR as usize];
+    raw[1..11].fill(0xFF);
+    let msf = Msf::from_lba(Lba(lba)).unwrap_or(Msf { m: 0, s: 0, f: 0 });
+    raw[12] = subq::to_bcd(msf.m);
+    raw[13] = subq::to_bcd(msf.s);
+    raw[14] = subq::to_bcd(msf.f);
+    let (mode, at) = match mode {
+        TrackMode::Mode1Cooked | TrackMode::Mode1Raw => (1, 16),
+        _ => (2, 16),
+    };
+    raw[15] = mode;
+    let n = user.len().min(SECTOR as usize - at);
+    raw[at..at + n].copy_from_slice(&user[..n]);
+    raw
 }
 
 fn open_reason(e: &std::io::Error) -> String {
