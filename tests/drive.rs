@@ -288,3 +288,80 @@ fn disc_info_from_a_toc_image_matches_the_cue_image() {
     assert_eq!(info(&toc), from_cue);
     assert_eq!(info(&by_hand), from_cue);
 }
+
+/// Regression: unreadable sectors over a pregap made `disc info` report a
+/// wrong pregap (0 or 124 sectors instead of 150) without a word.
+#[test]
+fn disc_info_says_when_unreadable_sub_channel_hides_a_pregap() {
+    let t = tempfile::tempdir().unwrap();
+    aj_testkit::write_wav(&t.path().join("img.wav"), &noise(900, 3), 2, 44_100, 16);
+    let cue = t.path().join("img.cue");
+    std::fs::write(
+        &cue,
+        "FILE \"img.wav\" WAVE\n\
+         \x20 TRACK 01 AUDIO\n    INDEX 01 00:00:00\n\
+         \x20 TRACK 02 AUDIO\n    INDEX 00 00:05:00\n    INDEX 01 00:07:00\n",
+    )
+    .unwrap();
+    let info = |faults: &str| {
+        let spec = format!("image:{}{faults}", s(&cue));
+        let r = run(&["disc", "info", "--drive", &spec, "--json"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        serde_json::from_str::<Value>(r.stdout.trim()).unwrap()
+    };
+
+    // The sector before track 2's start is unreadable; the readable one
+    // before it shows the pregap, found exactly.
+    let v = info(",bad=520-530");
+    assert_eq!(v["tracks"][1]["pregap"], 150);
+    assert_eq!(v["notes"], serde_json::json!([]));
+    assert_eq!(v["uncertain"], serde_json::json!([]));
+
+    // The pregap's start is unreadable: the first sector read in the pregap
+    // is taken, and the notes and "uncertain" say where it can be.
+    let v = info(",bad=300-400");
+    assert_eq!(v["tracks"][1]["pregap"], 124);
+    assert_eq!(
+        v["uncertain"][0],
+        serde_json::json!({"track": 2, "index": 0, "first": 300, "last": 401,
+                           "unreadable": [300, 400], "taken": 401})
+    );
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("track 2: pregap start not exact")
+                && n.contains("LBA 300–400")
+                && n.contains("taken as LBA 401")),
+        "{notes:?}"
+    );
+
+    // Transient errors are retried to the fault-free answer.
+    let clean = info("");
+    for seed in 1..=3 {
+        let mut v = info(&format!(",flaky=0.3,seed={seed}"));
+        v["drive"] = clean["drive"].clone();
+        assert_eq!(v, clean, "seed {seed}");
+    }
+
+    // Nothing readable: the pregap is unknown ("?" for a person), quickly.
+    let spec = format!("image:{},bad=0-899", s(&cue));
+    let r = run(&["disc", "info", "--drive", &spec]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("2  00:09:00"))
+        .unwrap();
+    assert!(row.contains("  ?  "), "{row}");
+    assert!(
+        r.stdout.contains("note: track 2: pregap unknown"),
+        "{}",
+        r.stdout
+    );
+}

@@ -2,7 +2,7 @@
 
 use aj_cd::disc::{Disc, Track};
 use aj_cd::id::DiscIds;
-use aj_cd::mmc::scan::{self, DiscReport};
+use aj_cd::mmc::scan::{self, DiscReport, Uncertain};
 use aj_cd::mmc::Drive;
 use aj_cd::transport::{self, Error as DriveError};
 use aj_core::{Lba, Msf};
@@ -54,6 +54,20 @@ fn msf_len(sectors: i32) -> String {
     format!("{:02}:{:02}:{:02}", s / 4500, s / 75 % 60, s % 75)
 }
 
+/// The pregap column: its length, or "?" when the sub-channel could not
+/// show whether there is one (a note says more).
+fn pregap_cell(r: &DiscReport, t: &Track) -> String {
+    let unknown = r
+        .uncertain
+        .iter()
+        .any(|u| u.track == t.number && u.index == 0 && u.taken.is_none());
+    if unknown {
+        format!("{:<8}", "?")
+    } else {
+        msf_len(t.pregap_sectors())
+    }
+}
+
 fn msf_at(lba: Lba) -> String {
     Msf::from_lba(lba).map_or_else(|| format!("LBA {}", lba.0), |m| m.to_string())
 }
@@ -76,6 +90,20 @@ fn track_json(disc: &Disc, t: &Track) -> Value {
     })
 }
 
+/// A pregap or index start hidden by unreadable sub-channel: where it can
+/// be (`first`…`last`, LBAs), the unreadable sectors, and what `tracks`
+/// holds (`null`: nothing recorded).
+fn uncertain_json(u: &Uncertain) -> Value {
+    json!({
+        "track": u.track,
+        "index": u.index,
+        "first": u.range.start().0,
+        "last": u.range.end().0,
+        "unreadable": u.unreadable.as_ref().map(|r| [r.start().0, r.end().0]),
+        "taken": u.taken.map(|l| l.0),
+    })
+}
+
 fn to_json(name: &str, r: &DiscReport, ids: Option<&DiscIds>) -> Value {
     let d = &r.disc;
     let mut v = json!({
@@ -90,6 +118,7 @@ fn to_json(name: &str, r: &DiscReport, ids: Option<&DiscIds>) -> Value {
         "tracks": d.tracks.iter().map(|t| track_json(d, t)).collect::<Vec<_>>(),
         "cdtext": d.cdtext,
         "notes": r.notes,
+        "uncertain": r.uncertain.iter().map(uncertain_json).collect::<Vec<_>>(),
     });
     if let (Some(ids), Some(obj)) = (ids, v.as_object_mut()) {
         obj.insert("musicbrainz".into(), json!(ids.musicbrainz));
@@ -156,7 +185,7 @@ fn print_human(name: &str, r: &DiscReport, ids: &Result<DiscIds, aj_cd::id::IdEr
             msf_at(t.start),
             t.start.0,
             msf_len(d.track_sectors(t.number).unwrap_or(0)),
-            msf_len(t.pregap_sectors()),
+            pregap_cell(r, t),
             t.isrc.as_deref().unwrap_or("-"),
             if flags.is_empty() {
                 "-".to_string()
