@@ -97,6 +97,7 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             level: args.level,
             quality: args.quality,
             bitrate: args.bitrate,
+            threads: None,
         },
         overwrite: args.overwrite,
         verify: !args.no_verify,

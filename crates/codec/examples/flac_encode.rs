@@ -2,8 +2,11 @@
 //! encoder, for benchmarks beside `flac` (see bench/flac.sh):
 //!
 //! ```text
-//! cargo run --release -p aj-codec --example flac_encode -- in.wav out.flac [level]
+//! cargo run --release -p aj-codec --example flac_encode -- in.wav out.flac [level [threads]]
 //! ```
+//!
+//! `threads` above 1 encodes frames on that many worker threads (the
+//! output is the same bytes as with one).
 //!
 //! The whole process is what bench/flac.sh times; the encode time alone
 //! (without reading the WAV) is printed on stderr.
@@ -20,10 +23,11 @@ use aj_core::{AudioSpec, Block, Samples};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: flac_encode IN.wav OUT.flac [level 0-8]");
+        eprintln!("usage: flac_encode IN.wav OUT.flac [level 0-8 [threads]]");
         std::process::exit(2);
     }
     let level = args.get(3).map(|l| l.parse::<u8>().unwrap());
+    let threads = args.get(4).map(|t| t.parse::<usize>().unwrap());
     let mut input = std::io::BufReader::new(std::fs::File::open(&args[1]).unwrap());
 
     let mut hdr = [0u8; 12];
@@ -56,6 +60,7 @@ fn main() {
     let spec = AudioSpec::int(rate, channels, bits as u8);
     let options = EncoderOptions {
         level,
+        threads,
         ..Default::default()
     };
     let out = std::fs::File::create(&args[2]).unwrap();
@@ -72,12 +77,13 @@ fn main() {
             break;
         }
         samples.clear();
-        samples.extend(raw[..whole].chunks_exact(width).map(|b| match width {
-            1 => i32::from(b[0]) - 128,
-            2 => i32::from(i16::from_le_bytes([b[0], b[1]])),
-            3 => i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8,
-            _ => i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        }));
+        let bytes = raw[..whole].chunks_exact(width);
+        match width {
+            1 => samples.extend(bytes.map(|b| i32::from(b[0]) - 128)),
+            2 => samples.extend(bytes.map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))),
+            3 => samples.extend(bytes.map(|b| i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8)),
+            _ => samples.extend(bytes.map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        }
         frames += (samples.len() / usize::from(channels)) as u64;
         let block = Block {
             spec,

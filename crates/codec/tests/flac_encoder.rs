@@ -119,9 +119,20 @@ fn frames_for(kind: &str, i: usize) -> usize {
 
 /// Encodes in uneven blocks (1, 333, 4095, …) to exercise buffering.
 fn encode(path: &Path, spec: AudioSpec, samples: &[i32], level: u8) {
+    encode_threads(path, spec, samples, level, None);
+}
+
+fn encode_threads(
+    path: &Path,
+    spec: AudioSpec,
+    samples: &[i32],
+    level: u8,
+    threads: Option<usize>,
+) {
     let file = std::fs::File::create(path).unwrap();
     let opts = EncoderOptions {
         level: Some(level),
+        threads,
         ..Default::default()
     };
     let mut enc = create(Format::Flac, spec, &opts, file).unwrap();
@@ -252,6 +263,78 @@ fn every_level_on_stereo_16_and_24_bit() {
         }
     }
     flac_test(&files);
+}
+
+/// Stereo that changes character every 0.3 s (identical channels, a tone
+/// beside noise, full-scale noise that falls back to VERBATIM), so that
+/// adaptive stereo makes different choices from one decision to the next.
+fn changing_stereo(frames: usize, rate: usize, seed: u64) -> Vec<i32> {
+    let mut rng = Rng(seed);
+    let mut out = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        let t = i as f64 / rate as f64;
+        let tone = ((2.0 * std::f64::consts::PI * 440.0 * t).sin() * 20000.0) as i64;
+        let (l, r) = match (i * 10 / (3 * rate)) % 4 {
+            0 => (tone, tone + rng.sample(3)),
+            1 => (tone, rng.sample(12)),
+            2 => (rng.sample(16), rng.sample(16)),
+            _ => (tone + rng.sample(8), tone / 2 + rng.sample(8)),
+        };
+        out.push(l.clamp(-32768, 32767) as i32);
+        out.push(r.clamp(-32768, 32767) as i32);
+    }
+    out
+}
+
+/// Frames encoded on 2, 3 or 4 threads give the very bytes of one thread
+/// (frames, seek table, STREAMINFO with MD5) at every kind of level:
+/// independent (0), adaptive stereo (1, 4), exhaustive (5, 8); for streams
+/// shorter than one block, exactly a whole number of blocks (one batch and
+/// several), and longer with a short last block.
+#[test]
+fn threads_give_the_bytes_of_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, u16, u32, u32); 4] = [
+        ("changing", 2, 16, 44100),
+        ("changing", 2, 16, 48000),
+        ("clipped_sine", 1, 24, 44100),
+        ("sweep", 6, 20, 96000),
+    ];
+    for level in [0u8, 1, 4, 5, 8] {
+        let block = if level <= 2 { 1152 } else { 4096 };
+        for (ci, &(kind, channels, bits, rate)) in cases.iter().enumerate() {
+            let ch = usize::from(channels);
+            // Batches are about 64 Ki samples (exactly at levels 3-8): the
+            // longest input makes about ten, more than the threads keep in
+            // flight.
+            let lengths = [1, 1000, 5 * block, 40 * block, 2 * 65_536, 100_003, 640_007];
+            for frames in lengths {
+                // Longer runs on the stereo cases only: they are where
+                // adaptive stereo carries state from frame to frame.
+                if (ch != 2 && frames > 5 * block) || (ci > 0 && frames > 200_000) {
+                    continue;
+                }
+                let input = if kind == "changing" {
+                    changing_stereo(frames, rate as usize, 5 + ci as u64)
+                } else {
+                    signal(kind, frames, ch, bits, 11 + ci as u64)
+                };
+                let spec = AudioSpec::int(rate, channels, bits as u8);
+                let what = format!("level {level}, {kind} {ch} ch {rate} Hz, {frames} frames");
+                let one = dir.path().join("one.flac");
+                encode_threads(&one, spec, &input, level, Some(1));
+                let want = std::fs::read(&one).unwrap();
+                let (_, got) = decode_ours(&one);
+                assert!(got == input, "{what}: one thread does not round-trip");
+                for threads in [0usize, 2, 3, 4] {
+                    let many = dir.path().join(format!("{threads}.flac"));
+                    encode_threads(&many, spec, &input, level, Some(threads));
+                    let b = std::fs::read(&many).unwrap();
+                    assert!(b == want, "{what}: {threads} threads differ from one");
+                }
+            }
+        }
+    }
 }
 
 /// Frame bytes of our file and of `flac -N` on the same music-like signal

@@ -9,6 +9,19 @@
 //! rest, so that no frame moves. Memory holds one
 //! block of samples and one encoded frame, whatever the length of the input.
 //!
+//! # Threads
+//!
+//! With [`EncoderOptions::threads`] above 1, frames are encoded in batches
+//! of whole blocks on that many threads, the calling one included
+//! ([`parallel`]); the calling thread keeps the MD5 (in input order) and
+//! writes the frames in order. A frame's coding depends only on its own
+//! samples, except under adaptive stereo (levels 1 and 4), where the
+//! assignment chosen on every `period`-th frame number holds until the
+//! next: batches start on such frame numbers, so every thread makes the
+//! decisions one thread would, and the output is byte-identical to one
+//! thread's. A bounded number of batches is in flight (about
+//! 3 × threads, each of about 64 Ki inter-channel samples).
+//!
 //! Frames come from our own encoder ([`own`]): CONSTANT, VERBATIM, FIXED
 //! and LPC subframes, wasted bits, stereo decorrelation, partitioned Rice
 //! coding with escapes, for every depth the format allows (4–32 bits) and
@@ -33,14 +46,20 @@
 //! | 7 | 4096 | 12 | exhaustive | 6 | subdivide_tukey(2) |
 //! | 8 | 4096 | 12 | exhaustive | 6 | subdivide_tukey(3) |
 //!
-//! As in libFLAC, no level searches coefficient precisions (`-p`) or
-//! every model order (`-e`): the LPC order comes from the Levinson-Durbin
-//! error estimate and the precision from the block size and depth.
+//! As in libFLAC, no level searches every model order (`-e`) or
+//! coefficient precision (`-p`): the LPC order comes from the
+//! Levinson-Durbin error estimate and the precision from the block size
+//! and depth. The precision search exists (`Settings::precision_search`,
+//! tested to never pick a coding it estimates larger) but stays off: level
+//! N must mean what `flac -N` means, and trying the 11 precisions made
+//! level 8 six times slower on the benchmark corpus for a file 0.1 %
+//! smaller, far below the speed of `flac -8` (see bench/RESULTS.md).
 
 mod bits;
 mod kernels;
 mod lpc;
 mod own;
+mod parallel;
 mod rice;
 mod simd;
 
@@ -54,6 +73,7 @@ use super::{Encoder, EncoderOptions};
 use crate::Error;
 use bits::BitWriter;
 use own::{Apodization, Settings, Stereo};
+use parallel::{Batch, Pool};
 
 /// The stream marker (RFC 9639 §6).
 const MARKER: &[u8; 4] = b"fLaC";
@@ -82,6 +102,11 @@ const MAX_FRAMES: u64 = 1 << 31;
 /// The total samples field has 36 bits; 0 means unknown (RFC 9639 §8.2).
 const MAX_TOTAL_SAMPLES: u64 = (1 << 36) - 1;
 const DEFAULT_LEVEL: u8 = 5;
+/// Inter-channel samples per batch handed to a worker thread (rounded up to
+/// whole blocks and to whole adaptive stereo periods).
+const BATCH_SAMPLES: usize = 65_536;
+/// More worker threads than this are not started, whatever is asked.
+const MAX_THREADS: usize = 64;
 
 const TUKEY: &[Apodization] = &[Apodization::Tukey(0.5)];
 const SUBDIVIDE_2: &[Apodization] = &[Apodization::SubdivideTukey(2)];
@@ -221,26 +246,84 @@ impl SeekTable {
     }
 }
 
-struct FlacEncoder {
-    spec: AudioSpec,
-    bits: u32,
-    channels: usize,
-    block_size: usize,
+/// Where frames go, and what STREAMINFO and the seek table learn from them.
+struct Output {
     out: BufWriter<File>,
-    backend: Box<own::FrameEncoder<i32>>,
-    /// Interleaved samples waiting for a whole block.
-    pending: Vec<i32>,
-    md5: Md5,
-    md5_buf: Vec<u8>,
-    frame: Vec<u8>,
-    frame_number: u64,
-    /// Inter-channel samples encoded so far.
+    /// Frames written so far.
+    frames: u64,
+    /// Inter-channel samples written so far.
     samples: u64,
     /// Bytes of frames written so far.
     frames_len: u64,
     min_frame: u32,
     max_frame: u32,
     seek: SeekTable,
+}
+
+impl Output {
+    /// Writes one frame of `n` inter-channel samples.
+    fn frame(&mut self, frame: &[u8], n: usize) -> Result<(), Error> {
+        self.out.write_all(frame)?;
+        let len = frame.len() as u32;
+        self.min_frame = self.min_frame.min(len);
+        self.max_frame = self.max_frame.max(len);
+        self.seek.on_frame(self.samples, self.frames_len, n as u16);
+        self.frames_len += u64::from(len);
+        self.samples += n as u64;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Writes the frames of an encoded batch, in order.
+    fn batch(&mut self, b: &Batch, block_size: usize, channels: usize) -> Result<(), Error> {
+        let mut left = b.samples.len() / channels;
+        let mut at = 0usize;
+        for &len in &b.lens {
+            let end = at + len as usize;
+            let frame = b.bytes.get(at..end).ok_or_else(|| {
+                Error::Encode("a FLAC encoder thread returned a damaged batch".into())
+            })?;
+            let n = left.min(block_size);
+            self.frame(frame, n)?;
+            left -= n;
+            at = end;
+        }
+        Ok(())
+    }
+}
+
+/// Frames encoded on worker threads ([`parallel`]).
+struct Threads {
+    /// Threads in all, the calling one included (2 or more).
+    threads: usize,
+    /// Interleaved samples of one batch.
+    batch_len: usize,
+    /// The batch being filled.
+    current: Vec<i32>,
+    /// Frame number of the next batch.
+    next_frame: u64,
+    /// Started with the first full batch: a stream shorter than one batch
+    /// is encoded on the calling thread.
+    pool: Option<Pool>,
+    /// Batches written, kept for their buffers.
+    free: Vec<Batch>,
+}
+
+struct FlacEncoder {
+    spec: AudioSpec,
+    bits: u32,
+    channels: usize,
+    block_size: usize,
+    settings: Settings,
+    output: Output,
+    backend: Box<own::FrameEncoder<i32>>,
+    /// Interleaved samples waiting for a whole block (one thread).
+    pending: Vec<i32>,
+    md5: Md5,
+    md5_buf: Vec<u8>,
+    frame: Vec<u8>,
+    /// `Some` when encoding on more than one thread.
+    threads: Option<Threads>,
 }
 
 impl FlacEncoder {
@@ -279,6 +362,23 @@ impl FlacEncoder {
         }
         let backend = Box::new(frame_encoder(level, spec, bits));
         let channels = usize::from(spec.channels);
+        let threads = match options.threads.unwrap_or(1).min(MAX_THREADS) {
+            0 | 1 => None,
+            n => {
+                // Whole blocks, and whole runs of frames that encode alike
+                // on any encoder (adaptive stereo periods).
+                let run = backend.independent_run() as usize;
+                let blocks = BATCH_SAMPLES.div_ceil(level.block_size).div_ceil(run) * run;
+                Some(Threads {
+                    threads: n,
+                    batch_len: blocks * level.block_size * channels,
+                    current: Vec::new(),
+                    next_frame: 0,
+                    pool: None,
+                    free: Vec::new(),
+                })
+            }
+        };
 
         let mut h = Vec::with_capacity(
             4 + 3 * 4 + STREAMINFO_LEN + SEEK_POINTS * SEEK_POINT_LEN + PADDING_LEN,
@@ -299,25 +399,33 @@ impl FlacEncoder {
             bits,
             channels,
             block_size: level.block_size,
-            out,
+            settings: level,
+            output: Output {
+                out,
+                frames: 0,
+                samples: 0,
+                frames_len: 0,
+                min_frame: u32::MAX,
+                max_frame: 0,
+                seek,
+            },
             backend,
-            pending: Vec::with_capacity(level.block_size * channels),
+            pending: Vec::new(),
             md5: Md5::new(),
             md5_buf: Vec::new(),
             frame: Vec::new(),
-            frame_number: 0,
-            samples: 0,
-            frames_len: 0,
-            min_frame: u32::MAX,
-            max_frame: 0,
-            seek,
+            threads,
         };
+        if enc.threads.is_none() {
+            enc.pending.reserve(level.block_size * channels);
+        }
         // Write a valid STREAMINFO now, so the file is well-formed even
         // before finish.
         let info = enc.streaminfo();
-        enc.out.seek(SeekFrom::Start(STREAMINFO_AT))?;
-        enc.out.write_all(&info)?;
-        enc.out.seek(SeekFrom::End(0))?;
+        let out = &mut enc.output.out;
+        out.seek(SeekFrom::Start(STREAMINFO_AT))?;
+        out.write_all(&info)?;
+        out.seek(SeekFrom::End(0))?;
         Ok(enc)
     }
 
@@ -353,39 +461,108 @@ impl FlacEncoder {
         self.md5.update(&self.md5_buf);
     }
 
-    /// Encodes whole interleaved frames (one block, or the short last one).
+    /// Encodes whole interleaved frames (one block, or the short last one)
+    /// on the calling thread.
     fn encode_block(&mut self, samples: &[i32]) -> Result<(), Error> {
-        if self.frame_number >= MAX_FRAMES {
-            return Err(Error::Unsupported(
-                "the stream is longer than FLAC's frame numbers can count".into(),
-            ));
+        if self.output.frames >= MAX_FRAMES {
+            return Err(too_many_frames());
         }
         let n = samples.len() / self.channels;
+        self.frame.clear();
         self.backend
-            .encode(samples, self.frame_number, &mut self.frame);
-        self.out.write_all(&self.frame)?;
-        let len = self.frame.len() as u32;
-        self.min_frame = self.min_frame.min(len);
-        self.max_frame = self.max_frame.max(len);
-        self.seek.on_frame(self.samples, self.frames_len, n as u16);
-        self.frames_len += u64::from(len);
-        self.samples += n as u64;
-        self.frame_number += 1;
+            .encode(samples, self.output.frames, &mut self.frame);
+        self.output.frame(&self.frame, n)
+    }
+
+    /// Sends the batch being filled to the workers (starting them the
+    /// first time), and writes every batch already encoded.
+    fn send_batch(&mut self) -> Result<(), Error> {
+        let (settings, spec, bits) = (self.settings, self.spec, self.bits);
+        let whole = self.block_size * self.channels;
+        let (block_size, channels) = (self.block_size, self.channels);
+        let Some(t) = self.threads.as_mut() else {
+            return Ok(());
+        };
+        let blocks = t.current.len().div_ceil(whole) as u64;
+        if t.next_frame + blocks > MAX_FRAMES {
+            return Err(too_many_frames());
+        }
+        let mut batch = t.free.pop().unwrap_or_default();
+        batch.samples.clear();
+        std::mem::swap(&mut batch.samples, &mut t.current);
+        batch.first_frame = t.next_frame;
+        t.next_frame += blocks;
+        let pool = match &mut t.pool {
+            Some(p) => p,
+            None => t.pool.insert(Pool::new(t.threads - 1, whole, || {
+                frame_encoder(settings, spec, bits)
+            })?),
+        };
+        while pool.full() {
+            if let Some(done) = pool.take(true)? {
+                self.output.batch(&done, block_size, channels)?;
+                t.free.push(done);
+            }
+        }
+        if pool.busy() {
+            parallel::encode_batch(&mut self.backend, &mut batch, whole);
+            pool.push_done(batch);
+        } else {
+            pool.send(batch)?;
+        }
+        while let Some(done) = pool.take(false)? {
+            self.output.batch(&done, block_size, channels)?;
+            t.free.push(done);
+        }
+        Ok(())
+    }
+
+    /// Encodes what is left and writes every frame still in flight.
+    fn finish_threads(&mut self) -> Result<(), Error> {
+        let whole = self.block_size * self.channels;
+        let Some(t) = self.threads.as_mut() else {
+            return Ok(());
+        };
+        if t.pool.is_none() {
+            // Shorter than one batch: no thread was started.
+            if !t.current.is_empty() {
+                let mut batch = Batch {
+                    first_frame: t.next_frame,
+                    samples: std::mem::take(&mut t.current),
+                    ..Batch::default()
+                };
+                parallel::encode_batch(&mut self.backend, &mut batch, whole);
+                self.output.batch(&batch, self.block_size, self.channels)?;
+            }
+            return Ok(());
+        }
+        if !t.current.is_empty() {
+            self.send_batch()?;
+        }
+        let Some(pool) = self.threads.as_mut().and_then(|t| t.pool.as_mut()) else {
+            return Ok(());
+        };
+        while pool.len() > 0 {
+            if let Some(done) = pool.take(true)? {
+                self.output.batch(&done, self.block_size, self.channels)?;
+            }
+        }
         Ok(())
     }
 
     fn streaminfo(&self) -> [u8; STREAMINFO_LEN] {
         let mut w = BitWriter::default();
         let bs = self.block_size as u64;
-        let (min_frame, max_frame) = if self.max_frame == 0 {
+        let o = &self.output;
+        let (min_frame, max_frame) = if o.max_frame == 0 {
             (0, 0)
         } else {
-            (u64::from(self.min_frame), u64::from(self.max_frame))
+            (u64::from(o.min_frame), u64::from(o.max_frame))
         };
         // Frame sizes are 24-bit fields; 0 means unknown.
         let fit24 = |v: u64| if v < 1 << 24 { v } else { 0 };
-        let total = if self.samples <= MAX_TOTAL_SAMPLES {
-            self.samples
+        let total = if o.samples <= MAX_TOTAL_SAMPLES {
+            o.samples
         } else {
             0
         };
@@ -407,6 +584,10 @@ impl FlacEncoder {
     }
 }
 
+fn too_many_frames() -> Error {
+    Error::Unsupported("the stream is longer than FLAC's frame numbers can count".into())
+}
+
 /// A metadata block header (RFC 9639 §8.1): last flag, 7-bit type, 24-bit length.
 fn push_block_header(v: &mut Vec<u8>, last: bool, kind: u8, len: usize) {
     v.push(u8::from(last) << 7 | kind);
@@ -420,8 +601,26 @@ impl Encoder for FlacEncoder {
             return Err(Error::Encode("FLAC takes integer samples".into()));
         };
         self.hash(input);
-        let whole = self.block_size * self.channels;
         let mut rest: &[i32] = input;
+        if let Some(t) = self.threads.as_mut() {
+            let batch_len = t.batch_len;
+            while !rest.is_empty() {
+                let Some(t) = self.threads.as_mut() else {
+                    break;
+                };
+                if t.current.capacity() < batch_len {
+                    t.current.reserve_exact(batch_len - t.current.len());
+                }
+                let take = (batch_len - t.current.len()).min(rest.len());
+                t.current.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if t.current.len() == batch_len {
+                    self.send_batch()?;
+                }
+            }
+            return Ok(());
+        }
+        let whole = self.block_size * self.channels;
         if !self.pending.is_empty() {
             let take = (whole - self.pending.len()).min(rest.len());
             self.pending.extend_from_slice(&rest[..take]);
@@ -444,13 +643,17 @@ impl Encoder for FlacEncoder {
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), Error> {
-        if !self.pending.is_empty() {
+        if self.threads.is_some() {
+            self.finish_threads()?;
+            // Stop the workers before the file is completed.
+            self.threads = None;
+        } else if !self.pending.is_empty() {
             let pending = std::mem::take(&mut self.pending);
             self.encode_block(&pending)?;
         }
         let info = self.streaminfo();
-        let tail = self.seek.finished_blocks();
-        let out = &mut self.out;
+        let tail = self.output.seek.finished_blocks();
+        let out = &mut self.output.out;
         out.seek(SeekFrom::Start(STREAMINFO_AT))?;
         out.write_all(&info)?;
         out.seek(SeekFrom::Start(SEEKTABLE_AT - 4))?;
@@ -462,6 +665,7 @@ impl Encoder for FlacEncoder {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -478,6 +682,47 @@ mod tests {
         assert!(samples.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(samples[0], 0);
         assert!(samples.windows(2).all(|w| w[1] - w[0] <= 20_000 + 4096));
+    }
+
+    /// Frames coded with the precision search decode bit-exactly.
+    #[test]
+    fn precision_search_round_trips() {
+        let spec = AudioSpec::int(44100, 2, 16);
+        let x: Vec<i32> = (0..20_000 * 2)
+            .map(|i| {
+                let t = (i / 2) as f64 / 44100.0;
+                let v = (2.0 * std::f64::consts::PI * (440.0 + (i % 2) as f64 * 3.0) * t).sin()
+                    * 12_000.0
+                    + (i * 7919 % 61) as f64;
+                v as i32
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.flac");
+        let file = File::create(&path).unwrap();
+        let options = EncoderOptions {
+            level: Some(8),
+            ..Default::default()
+        };
+        let mut enc = FlacEncoder::new(spec, &options, file).unwrap();
+        let settings = Settings {
+            precision_search: true,
+            ..LEVELS[8]
+        };
+        enc.backend = Box::new(frame_encoder(settings, spec, 16));
+        let mut enc: Box<dyn Encoder> = Box::new(enc);
+        enc.write(&Block {
+            spec,
+            samples: Samples::Int(x.clone()),
+        })
+        .unwrap();
+        enc.finish().unwrap();
+        let mut dec = crate::decode::open(&path).unwrap();
+        let mut got = Vec::new();
+        while let Some(b) = dec.read(4096).unwrap() {
+            got.extend_from_slice(b.as_int().unwrap());
+        }
+        assert!(got == x);
     }
 
     #[test]

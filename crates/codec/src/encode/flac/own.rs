@@ -234,16 +234,16 @@ pub(super) struct FrameEncoder<S: Sample> {
     windows: Vec<Vec<f64>>,
     windows_len: usize,
     w: BitWriter,
-    /// Adaptive stereo: frames between decisions, frames left, last choice.
-    stereo_period: u32,
-    stereo_countdown: u32,
+    /// Adaptive stereo: frames between decisions (made on frame numbers
+    /// that are multiples of it), and the choice in force until the next.
+    stereo_period: u64,
     last_assignment: u8,
 }
 
 impl<S: Sample> FrameEncoder<S> {
     pub(super) fn new(bits: u32, channels: usize, rate: u32, settings: Settings) -> Self {
         let period =
-            (f64::from(rate) * ADAPTIVE_STEREO_SECONDS / settings.block_size as f64 + 0.5) as u32;
+            (f64::from(rate) * ADAPTIVE_STEREO_SECONDS / settings.block_size as f64 + 0.5) as u64;
         FrameEncoder {
             bits,
             channels,
@@ -265,13 +265,26 @@ impl<S: Sample> FrameEncoder<S> {
             windows_len: 0,
             w: BitWriter::default(),
             stereo_period: period.max(1),
-            stereo_countdown: 0,
             last_assignment: INDEPENDENT_2,
         }
     }
 
+    /// Frames from one adaptive stereo decision to the next, or 1 when
+    /// every frame decides (or there is no decision to make). The coding of
+    /// frame `k` depends only on its samples and on the frames since the
+    /// last multiple of this before `k`: a run of frames starting at a
+    /// multiple of it encodes the same on any `FrameEncoder` of the same
+    /// settings, which is what lets threads share one stream.
+    pub(super) fn independent_run(&self) -> u64 {
+        if self.channels == 2 && self.settings.stereo == Stereo::Adaptive {
+            self.stereo_period
+        } else {
+            1
+        }
+    }
+
     /// Encodes `interleaved` (whole frames, 1 to 65535 of them) as frame
-    /// number `frame_number`, replacing the contents of `out`.
+    /// number `frame_number`, appending it to `out`.
     pub(super) fn encode(&mut self, interleaved: &[i32], frame_number: u64, out: &mut Vec<u8>) {
         let ch = self.channels;
         let n = interleaved.len() / ch;
@@ -323,7 +336,8 @@ impl<S: Sample> FrameEncoder<S> {
                     side.push(S::from_i64(l - r));
                 }
             }
-            let decide = self.settings.stereo == Stereo::Exhaustive || self.stereo_countdown == 0;
+            let decide = self.settings.stereo == Stereo::Exhaustive
+                || frame_number.is_multiple_of(self.stereo_period);
             let assignment = if decide {
                 for (i, b) in [(0, bits), (1, bits), (2, bits), (3, bits + 1)] {
                     self.analyze(i, b);
@@ -341,12 +355,10 @@ impl<S: Sample> FrameEncoder<S> {
                         best = *o;
                     }
                 }
-                self.stereo_countdown = self.stereo_period;
                 best.1
             } else {
                 self.last_assignment
             };
-            self.stereo_countdown = self.stereo_countdown.saturating_sub(1);
             self.last_assignment = assignment;
             channel_code = assignment;
             let pair = match assignment {
@@ -395,7 +407,6 @@ impl<S: Sample> FrameEncoder<S> {
         self.w.align();
         let crc = crc16(self.w.bytes());
         self.w.put(16, u64::from(crc));
-        out.clear();
         out.extend_from_slice(self.w.bytes());
     }
 
@@ -723,8 +734,15 @@ fn partial_window<S: Sample>(
     }
 }
 
-/// Evaluates the LPC predictor from one autocorrelation: the order
-/// libFLAC's estimate picks, or every precision when searching.
+/// Evaluates the LPC predictors from one autocorrelation: the order
+/// libFLAC's estimate picks, at libFLAC's precision. With
+/// [`Settings::precision_search`], every precision from
+/// [`lpc::MIN_PRECISION`] to [`lpc::MAX_PRECISION`] too, at that order and
+/// at the order the estimate picks for the smallest precision (libFLAC's
+/// `-p` looks at the latter only): the candidates include those without
+/// the search, so it never picks a coding it estimates larger (the
+/// estimate leaves out the Rice parameter refinement and escapes of
+/// [`rice::write`], so a written subframe may still differ by a few bits).
 #[allow(clippy::too_many_arguments)]
 fn lpc_candidates<S: Sample>(
     x: &[S],
@@ -748,69 +766,106 @@ fn lpc_candidates<S: Sample>(
         return;
     }
     let default_precision = lpc::default_precision(bps, settings.block_size);
-    let guess_precision = if settings.precision_search {
-        lpc::MIN_PRECISION
-    } else {
-        default_precision
-    };
-    let order = lpc::best_order(&sc.error[..max_order], n, bps + guess_precision);
-    if lpc::expected_bits(sc.error[order - 1], n - order) >= f64::from(bps) {
-        return;
-    }
-    let (lo, hi) = if settings.precision_search {
-        (lpc::MIN_PRECISION, lpc::MAX_PRECISION)
-    } else {
-        (default_precision, default_precision)
-    };
-    for precision in lo..=hi {
-        // libFLAC keeps 16-bit (and side) decoding within 32-bit sums.
-        let mut precision = precision;
-        if bps <= 17 {
-            let limit = 32u32.saturating_sub(bps + (usize::BITS - 1 - order.leading_zeros()));
-            precision = precision.min(limit).max(lpc::MIN_PRECISION);
-        }
-        let lp = &sc.lp[order - 1][..order];
-        let Some(shift) = lpc::quantize(lp, precision, &mut sc.qlp[..order]) else {
-            continue;
-        };
-        let q = &sc.qlp[..order];
-        // The precision actually needed by the coefficients.
-        let used = q.iter().map(|&c| signed_width(c)).max().unwrap_or(1).max(1);
-        let ok = match x32 {
-            Some(x32) => {
-                sc.residual.resize(n - order, 0);
-                let sum_q: u64 = q.iter().map(|c| u64::from(c.unsigned_abs())).sum();
-                let max_x = 1u64 << (bps - 1);
-                let bound = sum_q * max_x;
-                if bound <= i32::MAX as u64 && max_x + (bound >> shift) < i32::MAX as u64 {
-                    (k.lpc32)(x32, q, shift, &mut sc.residual);
-                    true
-                } else {
-                    (k.lpc64)(x32, q, shift, &mut sc.residual)
-                }
-            }
-            None => kernels::lpc_wide(x, q, shift, &mut sc.residual),
-        };
-        if !ok {
-            continue;
-        }
-        let fixed =
-            hdr + order as u64 * u64::from(bps) + LPC_FIELDS_BITS + order as u64 * u64::from(used);
-        let qlp = sc.qlp;
-        if consider(
+    let order = lpc::best_order(&sc.error[..max_order], n, bps + default_precision);
+    if !settings.precision_search {
+        lpc_candidate(
+            x,
+            x32,
+            bps,
+            hdr,
+            order,
+            default_precision,
             slot,
             sc,
-            k,
             settings,
-            Kind::Lpc {
-                order,
-                precision: used,
-                shift,
-            },
-            fixed,
-        ) {
-            slot.qlp = qlp;
+            k,
+        );
+        return;
+    }
+    let short = lpc::best_order(&sc.error[..max_order], n, bps + lpc::MIN_PRECISION);
+    let orders = [order, short];
+    let orders = if short == order {
+        &orders[..1]
+    } else {
+        &orders[..]
+    };
+    for &o in orders {
+        for precision in lpc::MIN_PRECISION..=lpc::MAX_PRECISION {
+            lpc_candidate(x, x32, bps, hdr, o, precision, slot, sc, settings, k);
         }
+    }
+}
+
+/// Quantises the order-`order` predictor in `sc.lp` at `precision` bits
+/// and keeps it in `slot` when it codes smallest so far.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn lpc_candidate<S: Sample>(
+    x: &[S],
+    x32: Option<&[i32]>,
+    bps: u32,
+    hdr: u64,
+    order: usize,
+    precision: u32,
+    slot: &mut Slot,
+    sc: &mut Scratch,
+    settings: &Settings,
+    k: &Kernels,
+) {
+    let n = x.len();
+    let (Some(&error), Some(row)) = (sc.error.get(order - 1), sc.lp.get(order - 1)) else {
+        return;
+    };
+    if lpc::expected_bits(error, n - order) >= f64::from(bps) {
+        return;
+    }
+    // libFLAC keeps 16-bit (and side) decoding within 32-bit sums.
+    let mut precision = precision;
+    if bps <= 17 {
+        let limit = 32u32.saturating_sub(bps + (usize::BITS - 1 - order.leading_zeros()));
+        precision = precision.min(limit).max(lpc::MIN_PRECISION);
+    }
+    let lp = &row[..order];
+    let Some(shift) = lpc::quantize(lp, precision, &mut sc.qlp[..order]) else {
+        return;
+    };
+    let q = &sc.qlp[..order];
+    // The precision actually needed by the coefficients.
+    let used = q.iter().map(|&c| signed_width(c)).max().unwrap_or(1).max(1);
+    let ok = match x32 {
+        Some(x32) => {
+            sc.residual.resize(n - order, 0);
+            let sum_q: u64 = q.iter().map(|c| u64::from(c.unsigned_abs())).sum();
+            let max_x = 1u64 << (bps - 1);
+            let bound = sum_q * max_x;
+            if bound <= i32::MAX as u64 && max_x + (bound >> shift) < i32::MAX as u64 {
+                (k.lpc32)(x32, q, shift, &mut sc.residual);
+                true
+            } else {
+                (k.lpc64)(x32, q, shift, &mut sc.residual)
+            }
+        }
+        None => kernels::lpc_wide(x, q, shift, &mut sc.residual),
+    };
+    if !ok {
+        return;
+    }
+    let fixed =
+        hdr + order as u64 * u64::from(bps) + LPC_FIELDS_BITS + order as u64 * u64::from(used);
+    let qlp = sc.qlp;
+    if consider(
+        slot,
+        sc,
+        k,
+        settings,
+        Kind::Lpc {
+            order,
+            precision: used,
+            shift,
+        },
+        fixed,
+    ) {
+        slot.qlp = qlp;
     }
 }
 
@@ -877,6 +932,93 @@ mod tests {
         assert_eq!(block_size_code(4608), (0b0101, None));
         assert_eq!(block_size_code(1), (0b0110, Some((8, 0))));
         assert_eq!(block_size_code(1000), (0b0111, Some((16, 999))));
+    }
+
+    /// Music-like test signal: tones, a sweep and a little noise, per
+    /// channel, at `bits` per sample.
+    fn tones(frames: usize, channels: usize, bits: u32, seed: u64) -> Vec<i32> {
+        let amp = ((1i64 << (bits - 1)) - 1) as f64;
+        let mut r = seed;
+        let mut out = Vec::with_capacity(frames * channels);
+        for i in 0..frames {
+            let t = i as f64 / 44100.0;
+            for c in 0..channels {
+                r = r
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let noise = ((r >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 0.002;
+                let v = 0.3 * (2.0 * std::f64::consts::PI * (220.0 + c as f64) * t).sin()
+                    + 0.2 * (2.0 * std::f64::consts::PI * 1337.0 * t).sin()
+                    + 0.1 * (std::f64::consts::PI * (100.0 + 3000.0 * t) * t).sin()
+                    + noise;
+                out.push((v * amp) as i32);
+            }
+        }
+        out
+    }
+
+    /// The estimated size of the best coding of `x` (one channel).
+    fn estimate(enc: &mut FrameEncoder<i32>, x: &[i32], bps: u32) -> u64 {
+        enc.sig[0].clear();
+        enc.sig[0].extend_from_slice(x);
+        enc.ensure_windows(x.len());
+        enc.analyze(0, bps);
+        enc.slots[0].bits
+    }
+
+    /// The precision search (libFLAC's `-p`, which no level turns on) never
+    /// picks a subframe coding that it estimates larger than without the
+    /// search, and the frames it writes are smaller in all.
+    #[test]
+    fn precision_search_never_codes_larger() {
+        let base = Settings {
+            block_size: 4096,
+            max_lpc_order: 12,
+            stereo: Stereo::Exhaustive,
+            max_partition_order: 6,
+            apodizations: &[Apodization::SubdivideTukey(3)],
+            precision_search: false,
+        };
+        let (mut plain_total, mut search_total) = (0, 0);
+        let cases = [
+            (16u32, 2usize, 4096usize),
+            (24, 1, 4096),
+            (16, 2, 1152),
+            (8, 3, 1000),
+            (20, 1, 192),
+        ];
+        for (bits, channels, block) in cases {
+            let plain = Settings {
+                block_size: block,
+                ..base
+            };
+            let search = Settings {
+                precision_search: true,
+                ..plain
+            };
+            let mut a = FrameEncoder::<i32>::new(bits, channels, 44100, plain);
+            let mut b = FrameEncoder::<i32>::new(bits, channels, 44100, search);
+            let x = tones(block * 6 + 77, channels, bits, u64::from(bits));
+            for (i, f) in x.chunks(block * channels).enumerate() {
+                for c in 0..channels {
+                    let ch: Vec<i32> = f.iter().skip(c).step_by(channels).copied().collect();
+                    let (ea, eb) = (estimate(&mut a, &ch, bits), estimate(&mut b, &ch, bits));
+                    assert!(
+                        eb <= ea,
+                        "{bits} bits, block {block}, frame {i} channel {c}: {eb} bits with the search, {ea} without"
+                    );
+                }
+                let (mut fa, mut fb) = (Vec::new(), Vec::new());
+                a.encode(f, i as u64, &mut fa);
+                b.encode(f, i as u64, &mut fb);
+                plain_total += fa.len();
+                search_total += fb.len();
+            }
+        }
+        assert!(
+            search_total < plain_total,
+            "{search_total} vs {plain_total}"
+        );
     }
 
     #[test]
