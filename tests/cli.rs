@@ -557,3 +557,30 @@ fn second_interrupt_quits_at_once_and_still_cleans_up() {
     let left = if out.exists() { tree(&out) } else { vec![] };
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn threads_inside_one_file_give_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("one.wav");
+    // Long enough for several batches of frames.
+    write_wav(&input, &noise(RATE as usize * 8, 2, 16, 21), 2, RATE, 16);
+    let mut outs = Vec::new();
+    for j in ["1", "2"] {
+        let out = dir.path().join(format!("j{j}"));
+        let r = run(&[
+            "convert",
+            s(&input),
+            "-f",
+            "flac",
+            "-j",
+            j,
+            "-o",
+            s(&out),
+            "--json",
+        ]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert_eq!(r.named("job_started")[0]["threads"], 1);
+        outs.push(std::fs::read(out.join("one.flac")).unwrap());
+    }
+    assert!(outs[0] == outs[1], "-j 2 changed the FLAC bytes");
+}

@@ -141,6 +141,13 @@ fn run_convert(
 ) -> Summary {
     let plan = convert::plan(spec, cancel);
     let threads = spec.threads().min(plan.len()).max(1);
+    // `-j N` bounds the threads of the whole job: spread over files when there
+    // are several, inside each file's encoder (FLAC) when there are fewer.
+    let mut spec = spec.clone();
+    if spec.encoder.threads.is_none() {
+        spec.encoder.threads = Some((spec.threads() / threads).max(1));
+    }
+    let spec = &spec;
     on_event(Event::JobStarted {
         files: plan.len(),
         threads,
