@@ -30,6 +30,10 @@ pub enum Command {
     /// CD drives on this machine
     #[command(subcommand)]
     Drive(DriveCommand),
+    /// What listens on a port (default 3643, AudioJuggler's): process, user, command line
+    Port(PortArgs),
+    /// Run the daemon: jobs over an HTTP API on port 3643
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,7 +149,8 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub no_verify: bool,
 
-    /// Files converted at once [default: one per core]
+    /// Threads for the whole run: files converted at once, or with fewer files than threads,
+    /// FLAC frames encoded in parallel inside a file (same output bytes) [default: one per core]
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
 
@@ -169,4 +174,61 @@ pub struct InfoArgs {
     /// One JSON object per file, one per line, on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  aj port                 who holds 3643, AudioJuggler's port
+  aj port 80 443 --json   several ports, one JSON array
+
+TCP sockets in the listening state and bound UDP sockets are shown, IPv4 and
+IPv6, with the processes that hold them. Other users' processes can be named
+only with the privilege to inspect them.
+
+Exit status: 0 the ports were looked up (whether anything listens or not),
+1 the system's socket tables could not be read.")]
+pub struct PortArgs {
+    /// Ports to look up [default: 3643]
+    #[arg(value_name = "PORT")]
+    pub ports: Vec<u16>,
+
+    /// Print a JSON array, one object per port
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  aj serve --library ~/Music                       on 127.0.0.1:3643, no token
+  aj serve --listen 0.0.0.0 --library /srv/music   on the LAN: a token is required
+
+The API is under /api/v1 (jobs, their logs, server-sent events). On any address
+but loopback every request needs 'Authorization: Bearer TOKEN'; without
+--token-file a token is made on first start, printed once and kept (mode 0600)
+in the data folder. Jobs read and write only inside the library folders.
+Jobs and their events are kept in SQLite in the data folder: after a crash,
+jobs that were running come back as interrupted and can be retried.
+SIGTERM or Ctrl-C stops the server cleanly.")]
+pub struct ServeArgs {
+    /// Address to listen on: HOST, HOST:PORT or [IPv6]:PORT
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3643")]
+    pub listen: String,
+
+    /// A folder jobs may read from and write to (repeat for several)
+    #[arg(long = "library", value_name = "DIR")]
+    pub libraries: Vec<PathBuf>,
+
+    /// Folder for the job store and the token [default: $XDG_DATA_HOME/audiojuggler]
+    #[arg(long = "data", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// File holding the bearer token (made there when missing)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Encoders running at once over all jobs [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub encoders: Option<usize>,
 }

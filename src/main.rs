@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         cli::Command::Disc(cli::DiscCommand::Info(args)) => cmd::disc_info::run(args),
         cli::Command::Disc(cli::DiscCommand::Eject(args)) => cmd::disc_info::eject(args),
         cli::Command::Drive(cli::DriveCommand::List(args)) => cmd::drive::list(args),
+        cli::Command::Port(args) => cmd::port::run(args),
+        cli::Command::Serve(args) => cmd::serve::run(args),
     };
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -5,3 +5,5 @@ pub mod disc_id;
 pub mod disc_info;
 pub mod drive;
 pub mod info;
+pub mod port;
+pub mod serve;

@@ -1,0 +1,607 @@
+//! The queue: runs stored jobs through the engine on worker threads, within a
+//! global limit of concurrent encoders, and publishes what happens.
+//!
+//! A job takes one encoder slot to start and as many more as are free (up
+//! to its own thread setting and its number of files) — so a queue of small
+//! jobs runs side by side, and a large job alone uses every core. Every
+//! engine event is stored in the job's log; the feed gets `job.created`,
+//! `job.state` and `job.progress` (at most [`PROGRESS_EVERY`] apart per job).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use aj_core::CancelToken;
+use aj_jobs::{Event, JobSpec, Summary};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+use crate::library::Library;
+use crate::store::{FeedEvent, Job, JobState, Store};
+
+/// Least time between two `job.progress` events of one job.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Live events waiting for slow subscribers before they lag (and replay
+/// from the store).
+const FEED_BUFFER: usize = 1024;
+
+/// The event feed: stored (for replay) and broadcast (to live listeners).
+#[derive(Debug)]
+pub struct Feed {
+    store: Arc<Store>,
+    tx: broadcast::Sender<FeedEvent>,
+    order: Mutex<()>,
+}
+
+impl Feed {
+    pub fn new(store: Arc<Store>) -> Self {
+        let (tx, _) = broadcast::channel(FEED_BUFFER);
+        Feed {
+            store,
+            tx,
+            order: Mutex::new(()),
+        }
+    }
+
+    /// Stores and broadcasts an event. Ids reach listeners in order.
+    pub fn publish(&self, kind: &str, data: Value) {
+        let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        match self.store.add_feed(kind, &data) {
+            Ok(id) => {
+                // No listener is not an error.
+                let _ = self.tx.send(FeedEvent {
+                    id,
+                    kind: kind.to_string(),
+                    data,
+                });
+            }
+            Err(e) => eprintln!("aj serve: cannot store a {kind} event: {e}"),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
+        self.tx.subscribe()
+    }
+}
+
+/// Where a running job is: the payload of `job.progress`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub id: i64,
+    /// `"plan"`, `"convert"`, `"verify"`…
+    pub stage: String,
+    /// The file being worked on (1-based) and how many there are.
+    pub item: usize,
+    pub items: usize,
+    /// Files finished (done, failed or skipped).
+    pub finished: usize,
+    pub file: Option<String>,
+    /// The whole job, 0 to 100.
+    pub percent: f64,
+    pub eta_seconds: Option<f64>,
+}
+
+struct Running {
+    cancel: CancelToken,
+    progress: Option<Progress>,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<i64>,
+    free: usize,
+    running: HashMap<i64, Running>,
+    stopping: bool,
+}
+
+/// The queue and its workers.
+pub struct Manager {
+    store: Arc<Store>,
+    feed: Arc<Feed>,
+    library: Library,
+    limit: usize,
+    inner: Mutex<Inner>,
+    idle: Condvar,
+}
+
+impl Manager {
+    /// A queue with `limit` encoder slots (at least one), holding the jobs
+    /// the store has queued.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub fn start(
+        store: Arc<Store>,
+        feed: Arc<Feed>,
+        library: Library,
+        limit: usize,
+    ) -> Result<Arc<Manager>, ApiError> {
+        let limit = limit.max(1);
+        let queued = store.jobs(Some(JobState::Queued))?;
+        let m = Arc::new(Manager {
+            store,
+            feed,
+            library,
+            limit,
+            inner: Mutex::new(Inner {
+                queue: queued.iter().map(|j| j.id).collect(),
+                free: limit,
+                ..Inner::default()
+            }),
+            idle: Condvar::new(),
+        });
+        m.pump();
+        Ok(m)
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores a new job (its spec already confined to the library) and
+    /// queues it.
+    ///
+    /// # Errors
+    /// 503 while stopping; store errors.
+    pub fn submit(self: &Arc<Self>, spec: &JobSpec) -> Result<Job, ApiError> {
+        if self.inner().stopping {
+            return Err(ApiError::unavailable("the server is stopping"));
+        }
+        let value = serde_json::to_value(spec)
+            .map_err(|e| ApiError::internal(format!("cannot store the job spec: {e}")))?;
+        let job = self.store.insert_job(&value)?;
+        self.feed.publish("job.created", json!(job));
+        self.inner().queue.push_back(job.id);
+        self.pump();
+        Ok(job)
+    }
+
+    /// Cancels a job: a queued one at once, a running one cooperatively (it
+    /// turns `cancelled` when the engine has stopped and cleaned up). A
+    /// finished job is left as it is. Idempotent.
+    ///
+    /// # Errors
+    /// 404; store errors.
+    pub fn cancel(&self, id: i64) -> Result<Job, ApiError> {
+        let job = self.job(id)?;
+        let was_queued = {
+            let mut inner = self.inner();
+            if let Some(r) = inner.running.get(&id) {
+                r.cancel.cancel();
+                false
+            } else if let Some(pos) = inner.queue.iter().position(|&q| q == id) {
+                inner.queue.remove(pos);
+                true
+            } else {
+                false
+            }
+        };
+        if was_queued {
+            return self.finish(id, JobState::Cancelled, None, None);
+        }
+        Ok(job)
+    }
+
+    /// Queues a failed, cancelled or interrupted job again (same id; its
+    /// log goes on). Outputs already written are skipped by the engine
+    /// unless the spec asks to overwrite them.
+    ///
+    /// # Errors
+    /// 404; 409 for a job that is queued, running or done.
+    pub fn retry(self: &Arc<Self>, id: i64) -> Result<Job, ApiError> {
+        let job = self.job(id)?;
+        if !matches!(
+            job.state,
+            JobState::Failed | JobState::Cancelled | JobState::Interrupted
+        ) {
+            return Err(ApiError::conflict(format!(
+                "job {id} is {}: only failed, cancelled or interrupted jobs can be retried",
+                job.state.as_str()
+            )));
+        }
+        if self.inner().stopping {
+            return Err(ApiError::unavailable("the server is stopping"));
+        }
+        let job = self
+            .store
+            .set_state(id, JobState::Queued, None, None)?
+            .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+        self.feed.publish("job.state", json!(job));
+        self.inner().queue.push_back(id);
+        self.pump();
+        Ok(job)
+    }
+
+    /// Deletes a job that is not running, with its log.
+    ///
+    /// # Errors
+    /// 404; 409 for a running job.
+    pub fn delete(&self, id: i64) -> Result<(), ApiError> {
+        self.job(id)?;
+        {
+            let mut inner = self.inner();
+            if inner.running.contains_key(&id) {
+                return Err(ApiError::conflict(format!(
+                    "job {id} is running: cancel it first"
+                )));
+            }
+            inner.queue.retain(|&q| q != id);
+        }
+        self.store.delete_job(id)?;
+        self.feed.publish("job.deleted", json!({ "id": id }));
+        Ok(())
+    }
+
+    /// The job `id`.
+    ///
+    /// # Errors
+    /// 404; store errors.
+    pub fn job(&self, id: i64) -> Result<Job, ApiError> {
+        self.store
+            .job(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+    }
+
+    /// The latest progress of a running job.
+    pub fn progress(&self, id: i64) -> Option<Progress> {
+        self.inner().running.get(&id)?.progress.clone()
+    }
+
+    /// Starts queued jobs while encoder slots are free.
+    fn pump(self: &Arc<Self>) {
+        let mut inner = self.inner();
+        while inner.free > 0 && !inner.stopping {
+            let Some(id) = inner.queue.pop_front() else {
+                break;
+            };
+            inner.free -= 1;
+            let cancel = CancelToken::new();
+            inner.running.insert(
+                id,
+                Running {
+                    cancel: cancel.clone(),
+                    progress: None,
+                },
+            );
+            let me = Arc::clone(self);
+            let spawned = std::thread::Builder::new()
+                .name(format!("aj-job-{id}"))
+                .spawn(move || me.run_job(id, cancel));
+            if let Err(e) = spawned {
+                eprintln!("aj serve: cannot start a worker for job {id}: {e}");
+                inner.running.remove(&id);
+                inner.free += 1;
+                inner.queue.push_front(id);
+                break;
+            }
+        }
+    }
+
+    /// Takes up to `want` more slots; returns how many it got.
+    fn take_slots(&self, want: usize) -> usize {
+        let mut inner = self.inner();
+        let got = want.min(inner.free);
+        inner.free -= got;
+        got
+    }
+
+    fn finish(
+        &self,
+        id: i64,
+        state: JobState,
+        summary: Option<&Summary>,
+        error: Option<&str>,
+    ) -> Result<Job, ApiError> {
+        let summary = summary.map(|s| json!(s));
+        let job = self
+            .store
+            .set_state(id, state, summary.as_ref(), error)?
+            .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+        self.feed.publish("job.state", json!(job));
+        Ok(job)
+    }
+
+    /// A worker thread: runs job `id`, holding one slot (taken by `pump`).
+    fn run_job(self: Arc<Self>, id: i64, cancel: CancelToken) {
+        let extra =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.run_job_inner(id, &cancel))) {
+                Ok(extra) => extra,
+                Err(_) => {
+                    let _ = self.finish(
+                        id,
+                        JobState::Failed,
+                        None,
+                        Some("internal error: the job panicked"),
+                    );
+                    0
+                }
+            };
+        {
+            let mut inner = self.inner();
+            inner.running.remove(&id);
+            inner.free += 1 + extra;
+            self.idle.notify_all();
+        }
+        self.pump();
+    }
+
+    /// Runs the job; returns the extra slots it took.
+    fn run_job_inner(&self, id: i64, cancel: &CancelToken) -> usize {
+        let fail = |msg: String| {
+            if let Err(e) = self.finish(id, JobState::Failed, None, Some(&msg)) {
+                eprintln!("aj serve: job {id}: {e}");
+            }
+        };
+        let job = match self.store.job(id) {
+            Ok(Some(j)) => j,
+            Ok(None) => return 0, // deleted meanwhile
+            Err(e) => {
+                eprintln!("aj serve: job {id}: {e}");
+                return 0;
+            }
+        };
+        match self.store.set_state(id, JobState::Running, None, None) {
+            Ok(Some(j)) => self.feed.publish("job.state", json!(j)),
+            Ok(None) => return 0,
+            Err(e) => {
+                eprintln!("aj serve: job {id}: {e}");
+                return 0;
+            }
+        }
+        let spec: JobSpec = match serde_json::from_value(job.spec) {
+            Ok(s) => s,
+            Err(e) => {
+                fail(format!("cannot read the job spec: {e}"));
+                return 0;
+            }
+        };
+        // Roots may have changed since the job was stored.
+        let spec = match self.library.confine(spec) {
+            Ok(s) => s,
+            Err(e) => {
+                fail(e.message);
+                return 0;
+            }
+        };
+        let (spec, extra) = self.sized(spec, cancel);
+
+        let first_seq = self.store.last_seq(id).unwrap_or(0);
+        let seq = AtomicI64::new(first_seq);
+        let tracker = Mutex::new(Tracker::new(id));
+        let on_event = |event: Event| {
+            let n = seq.fetch_add(1, Ordering::SeqCst) + 1;
+            match serde_json::to_value(&event) {
+                Ok(v) => {
+                    if let Err(e) = self.store.add_event(id, n, &v) {
+                        eprintln!("aj serve: job {id}: cannot store an event: {e}");
+                    }
+                }
+                Err(e) => eprintln!("aj serve: job {id}: cannot store an event: {e}"),
+            }
+            let publish = {
+                let mut t = tracker.lock().unwrap_or_else(|p| p.into_inner());
+                t.update(&event);
+                t.due().inspect(|p| {
+                    if let Some(r) = self.inner().running.get_mut(&id) {
+                        r.progress = Some(p.clone());
+                    }
+                })
+            };
+            if let Some(p) = publish {
+                self.feed.publish("job.progress", json!(p));
+            }
+        };
+        let summary = aj_jobs::run(&spec, cancel, &on_event);
+
+        let stopping = self.inner().stopping;
+        let state = if summary.cancelled && stopping {
+            JobState::Interrupted
+        } else if summary.cancelled {
+            JobState::Cancelled
+        } else if summary.success() {
+            JobState::Done
+        } else {
+            JobState::Failed
+        };
+        let error = (state == JobState::Failed).then(|| {
+            format!(
+                "{} of {} files failed (see the job's log)",
+                summary.failed,
+                summary.ok + summary.failed + summary.skipped
+            )
+        });
+        if let Err(e) = self.finish(id, state, Some(&summary), error.as_deref()) {
+            eprintln!("aj serve: job {id}: {e}");
+        }
+        extra
+    }
+
+    /// The spec with its thread count set to the slots it got: one (held)
+    /// plus as many free ones as it can use.
+    fn sized(&self, spec: JobSpec, cancel: &CancelToken) -> (JobSpec, usize) {
+        match spec {
+            JobSpec::Convert(mut c) => {
+                let files = aj_jobs::convert::plan(&c, cancel).len();
+                let want = c.threads().min(files).min(self.limit).max(1);
+                let extra = self.take_slots(want - 1);
+                c.threads = 1 + extra;
+                (JobSpec::Convert(c), extra)
+            }
+        }
+    }
+
+    /// Stops: no new job starts, running ones are cancelled and wait for
+    /// their engine to clean up (up to `wait`), and end `interrupted`.
+    /// Queued jobs stay queued for the next start.
+    pub fn shutdown(&self, wait: Duration) {
+        let mut inner = self.inner();
+        inner.stopping = true;
+        for r in inner.running.values() {
+            r.cancel.cancel();
+        }
+        let deadline = Instant::now() + wait;
+        while !inner.running.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                eprintln!(
+                    "aj serve: {} jobs still stopping; they will show as interrupted",
+                    inner.running.len()
+                );
+                break;
+            }
+            inner = match self.idle.wait_timeout(inner, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
+
+/// Turns engine events into job-level progress.
+struct Tracker {
+    id: i64,
+    items: usize,
+    finished: usize,
+    current: BTreeMap<usize, f64>,
+    stage: String,
+    item: usize,
+    file: Option<String>,
+    started: Instant,
+    last_sent: Option<Instant>,
+    changed: bool,
+}
+
+impl Tracker {
+    fn new(id: i64) -> Self {
+        Tracker {
+            id,
+            items: 0,
+            finished: 0,
+            current: BTreeMap::new(),
+            stage: "plan".into(),
+            item: 0,
+            file: None,
+            started: Instant::now(),
+            last_sent: None,
+            changed: false,
+        }
+    }
+
+    fn update(&mut self, event: &Event) {
+        self.changed = true;
+        match event {
+            Event::JobStarted { files, .. } => self.items = *files,
+            Event::FileStarted { index, input, .. } => {
+                self.current.insert(*index, 0.0);
+                self.stage = "convert".into();
+                self.item = index + 1;
+                self.file = Some(input.to_string_lossy().into_owned());
+            }
+            Event::Progress { index, percent, .. } => {
+                if let Some(p) = percent {
+                    self.current.insert(*index, (p / 100.0).clamp(0.0, 1.0));
+                }
+            }
+            Event::Stage { stage, index, .. } => {
+                self.stage = stage.clone();
+                self.item = index + 1;
+            }
+            Event::FileDone { index, .. }
+            | Event::FileFailed { index, .. }
+            | Event::FileSkipped { index, .. } => {
+                self.current.remove(index);
+                self.finished += 1;
+            }
+            Event::Summary(_) => {
+                self.stage = "done".into();
+            }
+        }
+    }
+
+    /// The progress to publish now, if it changed and the last one is old
+    /// enough.
+    fn due(&mut self) -> Option<Progress> {
+        let now = Instant::now();
+        if !self.changed || self.last_sent.is_some_and(|t| now - t < PROGRESS_EVERY) {
+            return None;
+        }
+        self.changed = false;
+        self.last_sent = Some(now);
+        Some(self.progress(now))
+    }
+
+    fn progress(&self, now: Instant) -> Progress {
+        let fraction = if self.items == 0 {
+            0.0
+        } else {
+            ((self.finished as f64 + self.current.values().sum::<f64>()) / self.items as f64)
+                .clamp(0.0, 1.0)
+        };
+        let elapsed = (now - self.started).as_secs_f64();
+        let eta_seconds = (fraction > 0.005 && fraction < 1.0)
+            .then(|| (elapsed * (1.0 - fraction) / fraction * 10.0).round() / 10.0);
+        Progress {
+            id: self.id,
+            stage: self.stage.clone(),
+            item: self.item,
+            items: self.items,
+            finished: self.finished,
+            file: self.file.clone(),
+            percent: (fraction * 1000.0).round() / 10.0,
+            eta_seconds,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn progress_over_files() {
+        let mut t = Tracker::new(7);
+        t.update(&Event::JobStarted {
+            files: 2,
+            threads: 1,
+        });
+        t.update(&Event::FileStarted {
+            index: 0,
+            input: PathBuf::from("a.wav"),
+            output: PathBuf::from("a.flac"),
+            total_frames: Some(100),
+            sample_rate: 44_100,
+        });
+        t.update(&Event::Progress {
+            index: 0,
+            input: PathBuf::from("a.wav"),
+            frames: 50,
+            total_frames: Some(100),
+            percent: Some(50.0),
+        });
+        let p = t.due().unwrap();
+        assert_eq!((p.item, p.items, p.percent), (1, 2, 25.0));
+        assert_eq!(p.stage, "convert");
+        assert!(t.due().is_none(), "nothing changed");
+        t.update(&Event::FileDone {
+            index: 0,
+            input: PathBuf::from("a.wav"),
+            output: PathBuf::from("a.flac"),
+            frames: 100,
+            verified: true,
+        });
+        assert!(t.due().is_none(), "throttled");
+        assert_eq!(t.progress(Instant::now()).percent, 50.0);
+    }
+}
