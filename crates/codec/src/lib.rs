@@ -13,6 +13,7 @@
 
 pub mod decode;
 pub mod encode;
+mod flac_crc;
 mod ogg;
 pub mod output;
 pub mod sink;

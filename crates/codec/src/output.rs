@@ -215,16 +215,20 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
+    // `remove_all_pending` itself would remove the temporary files of the
+    // other tests running in this process; the CLI test of a second Ctrl-C
+    // covers it. Here: the registry holds exactly the files still pending.
     #[test]
-    fn pending_outputs_can_be_removed_at_once() {
+    fn pending_outputs_are_registered_until_committed_or_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let p = PendingOutput::create(&dir.path().join("a.wav"), false).unwrap();
-        let temp = p.temp_path().to_path_buf();
-        assert!(temp.exists());
-        remove_all_pending();
-        assert!(!temp.exists());
-        drop(p);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let a = PendingOutput::create(&dir.path().join("a.wav"), false).unwrap();
+        let b = PendingOutput::create(&dir.path().join("b.wav"), false).unwrap();
+        let (ta, tb) = (a.temp_path().to_path_buf(), b.temp_path().to_path_buf());
+        assert!(pending().contains(&ta) && pending().contains(&tb));
+        a.commit().unwrap();
+        assert!(!pending().contains(&ta) && pending().contains(&tb));
+        drop(b);
+        assert!(!pending().contains(&tb));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! - WAV, RF64/BW64, AIFF and AIFF-C holding integer or float PCM are read by
 //!   our own chunk parser ([`pcm`]), bit-exact and with the declared depth;
 //! - Ogg Opus is demuxed here and decoded by libopus ([`opus`]);
-//! - everything else (FLAC, MP3, AAC and ALAC in MP4, Ogg Vorbis, CAF,
-//!   Matroska, A-law/µ-law WAV…) goes through symphonia ([`media`]), with our
-//!   own checks on top: FLAC's STREAMINFO MD5, declared lengths, and stream
-//!   parameters that change mid-stream.
+//! - native FLAC is read by our own streaming decoder ([`flac`]), which
+//!   checks every CRC, the declared length and STREAMINFO's MD5;
+//! - everything else (FLAC in Ogg, MP3, AAC and ALAC in MP4, Ogg Vorbis,
+//!   CAF, Matroska, A-law/µ-law WAV…) goes through symphonia ([`media`]),
+//!   with our own checks on top: FLAC's STREAMINFO MD5, declared lengths,
+//!   and stream parameters that change mid-stream.
 //!
 //! Integer codecs (PCM, FLAC, ALAC) produce [`SampleFormat::Int`] at the
 //! file's real depth; lossy codecs and float PCM produce
@@ -26,6 +28,7 @@ use aj_core::{AudioSpec, Block, Frames, Samples, Source};
 
 use crate::Error;
 
+mod flac;
 mod media;
 mod mp4;
 mod opus;
@@ -94,14 +97,12 @@ pub fn open(path: &Path) -> Result<Box<dyn Decoder>, Error> {
     if opus::sniff(head) {
         return Ok(Box::new(Reader::new(opus::OpusFile::open(path)?)));
     }
-    media::open(path).map_err(|e| match e {
-        Error::Corrupt(_) if head.starts_with(b"fLaC") => Error::Corrupt(
-            "no FLAC frame this decoder can read follows the metadata \
-             (damaged, truncated, or a pre-2007 variable block size stream)"
-                .into(),
-        ),
-        other => other,
-    })
+    // Native FLAC (RFC 9639 §6: the stream starts with "fLaC"); FLAC in
+    // Ogg goes through symphonia below.
+    if head.starts_with(b"fLaC") {
+        return Ok(Box::new(Reader::new(flac::FlacFile::open(path)?)));
+    }
+    media::open(path)
 }
 
 /// Refuses what is not a regular file before anything opens it: decoders

@@ -154,7 +154,9 @@ pub(super) fn create(
 
 /// Builds the frame encoder. 32-bit audio is coded without stereo
 /// decorrelation: its side channel would need 33 bits, which RFC 9639
-/// allows but libFLAC before 1.4 and our own decoder do not read.
+/// allows but libFLAC before 1.4 does not read; and the encoder's 33-bit
+/// mid/side frames do not yet decode to the input (`flac -t` and our
+/// decoder both report an MD5 mismatch), so it stays off.
 fn frame_encoder(mut settings: Settings, spec: AudioSpec, bits: u32) -> own::FrameEncoder<i32> {
     if bits >= 32 {
         settings.stereo = Stereo::Independent;

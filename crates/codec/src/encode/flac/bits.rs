@@ -141,114 +141,11 @@ impl BitWriter {
     }
 }
 
-/// CRC-8 with polynomial x^8 + x^2 + x + 1, initial value 0 (RFC 9639 §9.1.8).
-pub(super) fn crc8(data: &[u8]) -> u8 {
-    static TABLE: [u8; 256] = crc8_table();
-    data.iter().fold(0u8, |crc, &b| TABLE[usize::from(crc ^ b)])
-}
-
-/// CRC-16 with polynomial x^16 + x^15 + x^2 + 1, initial value 0 (RFC 9639 §9.3).
-///
-/// Eight bytes per step ("slicing by 8"): table `k` gives the effect of a
-/// byte followed by `k` zero bytes.
-pub(super) fn crc16(data: &[u8]) -> u16 {
-    static T: [[u16; 256]; 8] = crc16_tables();
-    let mut crc = 0u16;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let [hi, lo] = crc.to_be_bytes();
-        crc = T[7][usize::from(hi ^ c[0])]
-            ^ T[6][usize::from(lo ^ c[1])]
-            ^ T[5][usize::from(c[2])]
-            ^ T[4][usize::from(c[3])]
-            ^ T[3][usize::from(c[4])]
-            ^ T[2][usize::from(c[5])]
-            ^ T[1][usize::from(c[6])]
-            ^ T[0][usize::from(c[7])];
-    }
-    chunks.remainder().iter().fold(crc, |crc, &b| {
-        (crc << 8) ^ T[0][usize::from((crc >> 8) as u8 ^ b)]
-    })
-}
-
-const fn crc8_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u8;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 0x80 != 0 {
-                (c << 1) ^ 0x07
-            } else {
-                c << 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-}
-
-const fn crc16_tables() -> [[u16; 256]; 8] {
-    let mut t = [[0u16; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u16) << 8;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 0x8000 != 0 {
-                (c << 1) ^ 0x8005
-            } else {
-                c << 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut s = 1;
-    while s < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev << 8) ^ t[0][(prev >> 8) as usize];
-            i += 1;
-        }
-        s += 1;
-    }
-    t
-}
+pub(super) use crate::flac_crc::{crc16, crc8};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn crc16_bytewise(data: &[u8]) -> u16 {
-        data.iter().fold(0u16, |crc, &b| {
-            let mut c = crc ^ (u16::from(b) << 8);
-            for _ in 0..8 {
-                c = if c & 0x8000 != 0 {
-                    (c << 1) ^ 0x8005
-                } else {
-                    c << 1
-                };
-            }
-            c
-        })
-    }
-
-    #[test]
-    fn crcs_match_the_catalogue_check_values() {
-        // "123456789": CRC-8/SMBUS = 0xF4, CRC-16/UMTS (BUYPASS) = 0xFEE8.
-        assert_eq!(crc8(b"123456789"), 0xF4);
-        assert_eq!(crc16(b"123456789"), 0xFEE8);
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7919 % 251) as u8).collect();
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 999, 1000] {
-            assert_eq!(crc16(&data[..len]), crc16_bytewise(&data[..len]), "{len}");
-        }
-    }
 
     #[test]
     fn bit_writer_packs_msb_first() {
