@@ -141,6 +141,10 @@ pub struct ConvertArgs {
     #[arg(short = 'b', long, value_name = "KBPS")]
     pub bitrate: Option<u32>,
 
+    /// MP3 average bitrate (ABR) in kb/s, 8-320: VBR steered to a mean rate
+    #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
+    pub abr: Option<u32>,
+
     /// Replace outputs that already exist
     #[arg(long)]
     pub overwrite: bool,

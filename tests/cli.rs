@@ -268,6 +268,12 @@ fn usage_errors_exit_2() {
         (vec!["-f", "mp3", "--quality", "10"], "out of range"),
         (vec!["-f", "opus", "--bitrate", "1000"], "out of range"),
         (vec!["-f", "mp3", "--bitrate", "100"], "not an MP3 bitrate"),
+        (vec!["-f", "ogg", "--abr", "100"], "MP3 only"),
+        (vec!["-f", "mp3", "--abr", "400"], "out of range"),
+        (
+            vec!["-f", "mp3", "--abr", "100", "-b", "128"],
+            "cannot be used with",
+        ),
         (vec!["-f", "mp3", "-q", "2", "-b", "192"], "not both"),
         (vec!["-f", "flac", "-j", "0"], "at least 1"),
     ] {

@@ -81,6 +81,14 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             ));
         }
     }
+    if let Some(b) = args.abr {
+        if format != Format::Mp3 {
+            return Err(format!("--abr applies to MP3 only, not {format}"));
+        }
+        if !(8..=320).contains(&b) {
+            return Err(format!("--abr {b} is out of range (8 to 320 kb/s)"));
+        }
+    }
     if args.jobs == Some(0) {
         return Err("--jobs must be at least 1".into());
     }
@@ -96,7 +104,8 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
         encoder: EncoderOptions {
             level: args.level,
             quality: args.quality,
-            bitrate: args.bitrate,
+            bitrate: args.bitrate.or(args.abr),
+            abr: args.abr.is_some(),
             threads: None,
         },
         overwrite: args.overwrite,

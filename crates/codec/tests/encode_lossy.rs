@@ -153,6 +153,35 @@ fn mp3_cbr_320() {
 }
 
 #[test]
+fn mp3_abr_100_is_gapless() {
+    mp3_case(
+        2,
+        44100,
+        EncoderOptions {
+            bitrate: Some(100),
+            abr: true,
+            ..Default::default()
+        },
+        20.0,
+    );
+    // 100 kb/s is no CBR bitrate: only ABR takes it.
+    let cbr = EncoderOptions {
+        bitrate: Some(100),
+        ..Default::default()
+    };
+    let file = tempfile::tempfile().unwrap();
+    let spec = AudioSpec::float(44100, 2);
+    assert!(aj_codec::encode::create(Format::Mp3, spec, &cbr, file).is_err());
+    let bad = EncoderOptions {
+        bitrate: Some(400),
+        abr: true,
+        ..Default::default()
+    };
+    let file = tempfile::tempfile().unwrap();
+    assert!(aj_codec::encode::create(Format::Mp3, spec, &bad, file).is_err());
+}
+
+#[test]
 fn mp3_mono() {
     mp3_case(1, 44100, EncoderOptions::default(), 35.0);
 }

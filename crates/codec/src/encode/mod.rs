@@ -27,6 +27,10 @@ pub struct EncoderOptions {
     pub quality: Option<f32>,
     /// Target bitrate in kb/s: MP3 CBR/ABR, Opus (default 128), Vorbis managed.
     pub bitrate: Option<u32>,
+    /// With `bitrate`, MP3 only: an average bitrate (LAME's ABR) instead of
+    /// a constant one.
+    #[serde(default)]
+    pub abr: bool,
     /// Worker threads inside one encoder (FLAC); None or 1 = the calling
     /// thread only.
     #[serde(default)]

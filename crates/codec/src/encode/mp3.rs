@@ -7,8 +7,7 @@
 //!   MPEG-2 at 16–24 kHz: 8–160; MPEG 2.5 at 8–12 kHz: 8–64); others are
 //!   refused with a message naming what the rate allows, never silently
 //!   replaced by the nearest. (LAME's ABR, `lame_set_VBR_mean_bitrate_kbps`,
-//!   would take any bitrate from 8 to 320, but `EncoderOptions` has no way to
-//!   ask for it yet: a `bitrate` means CBR, as "320" usually does.)
+//!   takes any bitrate from 8 to 320: asked with `abr` beside `bitrate`.)
 //! - 1 or 2 channels. Sample rates LAME writes (ISO 11172-3 / 13818-3 and the
 //!   MPEG 2.5 extension: 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz) are
 //!   kept as they are; any other rate is converted with aj-dsp's resampler to
@@ -168,6 +167,45 @@ fn set_cbr(b: &mut Builder, kbps: u32) -> Result<(), Error> {
     }
 }
 
+/// How the bitrate is chosen.
+enum RateMode {
+    /// Constant, in kb/s.
+    Cbr(u32),
+    /// Average (LAME's ABR), in kb/s.
+    Abr(u32),
+    /// Variable at a quality (`-V`).
+    Vbr(Quality),
+}
+
+/// ABR takes any mean bitrate from 8 to 320 kb/s (LAME's `--abr`).
+fn abr_bitrate(kbps: u32) -> Result<u32, Error> {
+    if (8..=320).contains(&kbps) {
+        Ok(kbps)
+    } else {
+        Err(Error::Encode(format!(
+            "MP3 average bitrate must be 8 to 320 kb/s, not {kbps} kb/s"
+        )))
+    }
+}
+
+/// Asks LAME for ABR around `kbps` (checked by [`abr_bitrate`]). The
+/// `mp3lame-encoder` crate has the mode but no setter for the mean bitrate.
+#[allow(unsafe_code)]
+fn set_abr(b: &mut Builder, kbps: u32) -> Result<(), Error> {
+    let kbps = std::ffi::c_int::try_from(kbps)
+        .map_err(|_| Error::Encode(format!("MP3 bitrate {kbps} kb/s")))?;
+    // SAFETY: as in `set_cbr`: the pointer is the builder's live
+    // `lame_global_flags`, which this call only stores an int in.
+    let res = unsafe { mp3lame_encoder::ffi::lame_set_VBR_mean_bitrate_kbps(b.as_ptr(), kbps) };
+    if res == 0 {
+        Ok(())
+    } else {
+        Err(Error::Encode(format!(
+            "LAME refused an average of {kbps} kb/s"
+        )))
+    }
+}
+
 fn lame_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Encode(format!("LAME {what}: {e}"))
 }
@@ -184,8 +222,9 @@ pub(super) fn create(
     let rate = mp3_rate(spec.sample_rate);
     // Options first: a bad bitrate is the user's to fix whatever the source.
     let mode = match options.bitrate {
-        Some(k) => Ok(cbr_bitrate(k, rate)?),
-        None => Err(vbr_quality(options.quality.unwrap_or(DEFAULT_VBR))?),
+        Some(k) if options.abr => RateMode::Abr(abr_bitrate(k)?),
+        Some(k) => RateMode::Cbr(cbr_bitrate(k, rate)?),
+        None => RateMode::Vbr(vbr_quality(options.quality.unwrap_or(DEFAULT_VBR))?),
     };
     let input = FloatInput::new("MP3", spec, rate)?;
 
@@ -204,14 +243,18 @@ pub(super) fn create(
         Mode::JointStereo
     })
     .map_err(|e| lame_error("mode", e))?;
-    // `Ok`: CBR at that bitrate; `Err`: VBR at that quality.
     match mode {
-        Ok(kbps) => {
+        RateMode::Cbr(kbps) => {
             b.set_vbr_mode(VbrMode::Off)
                 .map_err(|e| lame_error("CBR", e))?;
             set_cbr(&mut b, kbps)?;
         }
-        Err(q) => {
+        RateMode::Abr(kbps) => {
+            b.set_vbr_mode(VbrMode::Abr)
+                .map_err(|e| lame_error("ABR", e))?;
+            set_abr(&mut b, kbps)?;
+        }
+        RateMode::Vbr(q) => {
             b.set_vbr_mode(VbrMode::Mtrh)
                 .map_err(|e| lame_error("VBR", e))?;
             b.set_vbr_quality(q)
