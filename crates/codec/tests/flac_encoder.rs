@@ -382,3 +382,131 @@ fn sizes_match_the_reference_encoder() {
         flac_test(&[ours]);
     }
 }
+
+/// 32-bit stereo (left, right) pairs whose side channel L − R takes 33 bits
+/// (RFC 9639 §4.2): anti-correlated (a near full-scale tone against its
+/// negation, and full-range noise against its negation), correlated,
+/// full-scale square waves in opposite phase, and independent full-range
+/// noise.
+fn stereo_32(kind: &str, frames: usize, seed: u64) -> Vec<i32> {
+    let max = i64::from(i32::MAX);
+    let mut rng = Rng(seed);
+    let mut out = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        let t = i as f64 / 48000.0;
+        let tone = ((2.0 * std::f64::consts::PI * 440.0 * t).sin() * 0.9 * max as f64) as i64;
+        let (l, r) = match kind {
+            "anti_tone" => (tone + rng.sample(10), -tone + rng.sample(10)),
+            "anti_noise" => {
+                let v = rng.sample(32);
+                (v, -v + rng.sample(6))
+            }
+            "correlated" => (tone + rng.sample(12), tone + rng.sample(12)),
+            "full_scale" => {
+                if (i / 37) % 2 == 0 {
+                    (max, -max - 1)
+                } else {
+                    (-max - 1, max)
+                }
+            }
+            "random" => (rng.sample(32), rng.sample(32)),
+            _ => unreachable!(),
+        };
+        out.push(l.clamp(-max - 1, max) as i32);
+        out.push(r.clamp(-max - 1, max) as i32);
+    }
+    out
+}
+
+/// The channel assignment code of the first frame (RFC 9639 §9.1.3).
+fn first_channel_code(path: &Path) -> u8 {
+    let b = std::fs::read(path).unwrap();
+    let (_, _, at) = stream_layout(&b);
+    b[at + 3] >> 4
+}
+
+/// 32-bit stereo at every level: stereo decorrelation codes the side
+/// channel in 33 bits, and every file decodes bit-exactly with our decoder
+/// and with `flac -d`, and passes `flac -t`; on 2 threads, the bytes of
+/// one.
+#[test]
+fn stereo_32_bit_side_channel_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let kinds = [
+        "anti_tone",
+        "anti_noise",
+        "correlated",
+        "full_scale",
+        "random",
+    ];
+    let spec = AudioSpec::int(48000, 2, 32);
+    for level in 0..=8u8 {
+        for (i, kind) in kinds.iter().enumerate() {
+            let input = stereo_32(kind, 9000 + 311 * i, 40 + i as u64);
+            let path = dir.path().join(format!("{kind}_l{level}.flac"));
+            encode(&path, spec, &input, level);
+            let what = format!("32-bit {kind}, level {level}");
+            let (got_spec, got) = decode_ours(&path);
+            assert_eq!(got_spec, spec, "{what}");
+            assert!(got == input, "{what}: our decoder gives other samples");
+            let b = std::fs::read(&path).unwrap();
+            let (max_block, max_frame, _) = stream_layout(&b);
+            let limit = verbatim_frame_bytes(max_block as usize, 2, 32);
+            assert!(max_frame <= limit, "{what}: frame of {max_frame} > {limit}");
+            // Anti-correlated channels code smallest as mid/side wherever
+            // the level decorrelates (all but 0 and 3, independent).
+            if kind.starts_with("anti") && ![0, 3].contains(&level) {
+                assert_eq!(first_channel_code(&path), 0b1010, "{what}: not mid/side");
+            }
+            files.push((path, input));
+        }
+    }
+    // Several batches on threads: the bytes of one thread.
+    for level in [1u8, 8] {
+        let input = stereo_32("anti_tone", 150_001, 9);
+        let one = dir.path().join(format!("one{level}.flac"));
+        let two = dir.path().join(format!("two{level}.flac"));
+        encode_threads(&one, spec, &input, level, Some(1));
+        encode_threads(&two, spec, &input, level, Some(2));
+        let (a, b) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+        assert!(a == b, "32-bit level {level}: 2 threads differ from one");
+        let (_, got) = decode_ours(&one);
+        assert!(
+            got == input,
+            "32-bit level {level}, long: our decoder differs"
+        );
+        files.push((one, input));
+    }
+    if !have_tool("flac") {
+        return;
+    }
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    flac_test(&paths);
+    for (path, input) in &files {
+        let raw = path.with_extension("raw");
+        let out = Command::new("flac")
+            .args(["-d", "-s", "-f", "--force-raw-format"])
+            .args(["--endian=little", "--sign=signed", "-o"])
+            .arg(&raw)
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "flac -d {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&raw).unwrap();
+        let got: Vec<i32> = bytes
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert!(
+            &got == input,
+            "{}: flac -d gives other samples",
+            path.display()
+        );
+    }
+}

@@ -49,11 +49,33 @@
 //! As in libFLAC, no level searches every model order (`-e`) or
 //! coefficient precision (`-p`): the LPC order comes from the
 //! Levinson-Durbin error estimate and the precision from the block size
-//! and depth. The precision search exists (`Settings::precision_search`,
-//! tested to never pick a coding it estimates larger) but stays off: level
-//! N must mean what `flac -N` means, and trying the 11 precisions made
-//! level 8 six times slower on the benchmark corpus for a file 0.1 %
-//! smaller, far below the speed of `flac -8` (see bench/RESULTS.md).
+//! and depth. The full precision search exists (`Settings::precision_search`,
+//! tested to never pick a coding it estimates larger) but stays off: trying
+//! the 11 precisions made level 8 six times slower on the benchmark corpus
+//! for a file 0.1 % smaller, far below the speed of `flac -8`.
+//!
+//! Levels 7 and 8 do try a cheap variant (`Settings::precision_steps`, 2):
+//! once the best coding of a subframe is chosen, if it is LPC, its
+//! predictor is quantised again at 1 and 2 bits below the default
+//! precision and kept if it codes smaller. On the corpus, one thread, 3
+//! runs each in the same run as `flac`, level 7 went from 0.952 s to
+//! 1.058 s (1.44x the speed of `flac -7`'s 1.520 s) and 0.020 % smaller
+//! (0.018 % below `flac -7`); level 8 from 1.589 s to 1.672 s (1.27x
+//! `flac -8`'s 2.127 s) and 0.015 % smaller (0.039 % below `flac -8`).
+//! Both stay at least as fast as the same `flac` level and no larger, the
+//! bar for turning it on; levels 0–6 keep libFLAC's single precision.
+//! Trying the lower precisions on every window's candidate instead made
+//! level 8 0.83x the speed of `flac -8` and was rejected (figures in
+//! bench/RESULTS.md).
+//!
+//! # 32-bit stereo
+//!
+//! The side channel of 32-bit audio takes 33 bits (RFC 9639 §4.2: side =
+//! L − R, coded with one bit more than the input; mid = (L + R) >> 1). Its
+//! frame encoder holds the signals in `i64` (`own::Frames::Wide`), so every
+//! stereo assignment is tried at 32 bits as at any other depth; files with
+//! a 33-bit side channel need libFLAC 1.4 or later (or our decoder) to
+//! read.
 
 mod bits;
 mod kernels;
@@ -108,6 +130,11 @@ const BATCH_SAMPLES: usize = 65_536;
 /// More worker threads than this are not started, whatever is asked.
 const MAX_THREADS: usize = 64;
 
+/// Precisions below the default also tried at levels 7 and 8 (see the
+/// module docs).
+const PRECISION_STEPS_7: u32 = 2;
+const PRECISION_STEPS_8: u32 = 2;
+
 const TUKEY: &[Apodization] = &[Apodization::Tukey(0.5)];
 const SUBDIVIDE_2: &[Apodization] = &[Apodization::SubdivideTukey(2)];
 const SUBDIVIDE_3: &[Apodization] = &[Apodization::SubdivideTukey(3)];
@@ -120,6 +147,7 @@ const LEVELS: [Settings; 9] = {
         stereo: Stereo,
         max_partition_order: u32,
         apodizations: &'static [Apodization],
+        precision_steps: u32,
     ) -> Settings {
         Settings {
             block_size,
@@ -128,19 +156,20 @@ const LEVELS: [Settings; 9] = {
             max_partition_order,
             apodizations,
             precision_search: false,
+            precision_steps,
         }
     }
     use Stereo::{Adaptive as A, Exhaustive as E, Independent as I};
     [
-        l(1152, 0, I, 3, TUKEY),
-        l(1152, 0, A, 3, TUKEY),
-        l(1152, 0, E, 3, TUKEY),
-        l(4096, 6, I, 4, TUKEY),
-        l(4096, 8, A, 4, TUKEY),
-        l(4096, 8, E, 5, TUKEY),
-        l(4096, 8, E, 6, SUBDIVIDE_2),
-        l(4096, 12, E, 6, SUBDIVIDE_2),
-        l(4096, 12, E, 6, SUBDIVIDE_3),
+        l(1152, 0, I, 3, TUKEY, 0),
+        l(1152, 0, A, 3, TUKEY, 0),
+        l(1152, 0, E, 3, TUKEY, 0),
+        l(4096, 6, I, 4, TUKEY, 0),
+        l(4096, 8, A, 4, TUKEY, 0),
+        l(4096, 8, E, 5, TUKEY, 0),
+        l(4096, 8, E, 6, SUBDIVIDE_2, 0),
+        l(4096, 12, E, 6, SUBDIVIDE_2, PRECISION_STEPS_7),
+        l(4096, 12, E, 6, SUBDIVIDE_3, PRECISION_STEPS_8),
     ]
 };
 
@@ -152,16 +181,10 @@ pub(super) fn create(
     Ok(Box::new(FlacEncoder::new(spec, options, file)?))
 }
 
-/// Builds the frame encoder. 32-bit audio is coded without stereo
-/// decorrelation: its side channel would need 33 bits, which RFC 9639
-/// allows but libFLAC before 1.4 does not read; and the encoder's 33-bit
-/// mid/side frames do not yet decode to the input (`flac -t` and our
-/// decoder both report an MD5 mismatch), so it stays off.
-fn frame_encoder(mut settings: Settings, spec: AudioSpec, bits: u32) -> own::FrameEncoder<i32> {
-    if bits >= 32 {
-        settings.stereo = Stereo::Independent;
-    }
-    own::FrameEncoder::new(bits, usize::from(spec.channels), spec.sample_rate, settings)
+/// Builds the frame encoder (its signals in `i64` for 32-bit stereo, whose
+/// side channel takes 33 bits).
+fn frame_encoder(settings: Settings, spec: AudioSpec, bits: u32) -> own::Frames {
+    own::Frames::new(bits, usize::from(spec.channels), spec.sample_rate, settings)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -318,7 +341,7 @@ struct FlacEncoder {
     block_size: usize,
     settings: Settings,
     output: Output,
-    backend: Box<own::FrameEncoder<i32>>,
+    backend: Box<own::Frames>,
     /// Interleaved samples waiting for a whole block (one thread).
     pending: Vec<i32>,
     md5: Md5,

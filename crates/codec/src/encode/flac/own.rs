@@ -2,7 +2,8 @@
 //! coded as the smallest of CONSTANT, VERBATIM, FIXED (the order libFLAC's
 //! estimate picks) and LPC (one candidate per apodization window, order
 //! chosen from the Levinson-Durbin errors, coefficients quantised at
-//! libFLAC's precision), with wasted-bits removal and partitioned Rice
+//! libFLAC's precision, and optionally the winner again at a few lower
+//! precisions), with wasted-bits removal and partitioned Rice
 //! coding. Stereo frames try left/side, side/right and mid/side beside
 //! independent coding, every frame (exhaustive) or every few frames
 //! (adaptive, libFLAC's "loose" mode).
@@ -161,6 +162,10 @@ pub(super) struct Settings {
     pub(super) apodizations: &'static [Apodization],
     /// Try every coefficient precision (libFLAC's `-p`; no level uses it).
     pub(super) precision_search: bool,
+    /// Without the full search: how many precisions below the default to
+    /// try too, on the predictor of the best coding found (0: the default
+    /// alone; levels 7 and 8 use 2).
+    pub(super) precision_steps: u32,
 }
 
 /// How one subframe is coded.
@@ -188,6 +193,10 @@ struct Slot {
     /// Estimated size of the subframe.
     bits: u64,
     qlp: [i32; lpc::MAX_ORDER],
+    /// The unquantised predictor of an LPC coding, and its error (for
+    /// [`Settings::precision_steps`]).
+    lp: [f64; lpc::MAX_ORDER],
+    lp_error: f64,
     residual: Vec<i32>,
     rice: rice::Choice,
     params: Vec<u8>,
@@ -201,6 +210,8 @@ impl Default for Slot {
             wasted: 0,
             bits: 0,
             qlp: [0; lpc::MAX_ORDER],
+            lp: [0.0; lpc::MAX_ORDER],
+            lp_error: 0.0,
             residual: Vec::new(),
             rice: rice::Choice::default(),
             params: Vec::new(),
@@ -217,6 +228,41 @@ struct Scratch {
     lp: Box<[[f64; lpc::MAX_ORDER]; lpc::MAX_ORDER]>,
     error: [f64; lpc::MAX_ORDER],
     qlp: [i32; lpc::MAX_ORDER],
+}
+
+/// A frame encoder holding its signals in the type the stream needs: `i64`
+/// when a 33-bit side channel may be coded (32-bit stereo with
+/// decorrelation: side = L − R takes one bit more than the input, RFC 9639
+/// §4.2), `i32` otherwise (the fast paths).
+pub(super) enum Frames {
+    Narrow(FrameEncoder<i32>),
+    Wide(FrameEncoder<i64>),
+}
+
+impl Frames {
+    pub(super) fn new(bits: u32, channels: usize, rate: u32, settings: Settings) -> Self {
+        if bits >= 32 && channels == 2 && settings.stereo != Stereo::Independent {
+            Frames::Wide(FrameEncoder::new(bits, channels, rate, settings))
+        } else {
+            Frames::Narrow(FrameEncoder::new(bits, channels, rate, settings))
+        }
+    }
+
+    /// See [`FrameEncoder::independent_run`].
+    pub(super) fn independent_run(&self) -> u64 {
+        match self {
+            Frames::Narrow(e) => e.independent_run(),
+            Frames::Wide(e) => e.independent_run(),
+        }
+    }
+
+    /// See [`FrameEncoder::encode`].
+    pub(super) fn encode(&mut self, interleaved: &[i32], frame_number: u64, out: &mut Vec<u8>) {
+        match self {
+            Frames::Narrow(e) => e.encode(interleaved, frame_number, out),
+            Frames::Wide(e) => e.encode(interleaved, frame_number, out),
+        }
+    }
 }
 
 /// Encodes whole frames of one stream.
@@ -671,6 +717,51 @@ fn analyze<S: Sample>(
             }
         }
     }
+    precision_steps(x, x32, bps, hdr, slot, sc, settings, k);
+}
+
+/// [`Settings::precision_steps`]: when the best coding is LPC, its
+/// predictor quantised at up to that many precisions below the default,
+/// kept when it codes smaller. Precisions equal once limited (see
+/// [`limit_precision`]) are tried once.
+#[allow(clippy::too_many_arguments)]
+fn precision_steps<S: Sample>(
+    x: &[S],
+    x32: Option<&[i32]>,
+    bps: u32,
+    hdr: u64,
+    slot: &mut Slot,
+    sc: &mut Scratch,
+    settings: &Settings,
+    k: &Kernels,
+) {
+    if settings.precision_search || settings.precision_steps == 0 {
+        return;
+    }
+    let Kind::Lpc { order, .. } = slot.kind else {
+        return;
+    };
+    // The winner's predictor back in the scratch row its order reads.
+    let (Some(row), Some(error)) = (sc.lp.get_mut(order - 1), sc.error.get_mut(order - 1)) else {
+        return;
+    };
+    *row = slot.lp;
+    *error = slot.lp_error;
+    let default = lpc::default_precision(bps, settings.block_size);
+    let mut last = limit_precision(default, bps, order);
+    for step in 1..=settings.precision_steps {
+        let Some(p) = default
+            .checked_sub(step)
+            .filter(|&p| p >= lpc::MIN_PRECISION)
+        else {
+            break;
+        };
+        let p = limit_precision(p, bps, order);
+        if p < last {
+            last = p;
+            lpc_candidate(x, x32, bps, hdr, order, p, slot, sc, settings, k);
+        }
+    }
 }
 
 /// `out` = `x` × `window`, then [`lpc::AUTOC_PAD`] zeros.
@@ -819,12 +910,7 @@ fn lpc_candidate<S: Sample>(
     if lpc::expected_bits(error, n - order) >= f64::from(bps) {
         return;
     }
-    // libFLAC keeps 16-bit (and side) decoding within 32-bit sums.
-    let mut precision = precision;
-    if bps <= 17 {
-        let limit = 32u32.saturating_sub(bps + (usize::BITS - 1 - order.leading_zeros()));
-        precision = precision.min(limit).max(lpc::MIN_PRECISION);
-    }
+    let precision = limit_precision(precision, bps, order);
     let lp = &row[..order];
     let Some(shift) = lpc::quantize(lp, precision, &mut sc.qlp[..order]) else {
         return;
@@ -866,6 +952,21 @@ fn lpc_candidate<S: Sample>(
         fixed,
     ) {
         slot.qlp = qlp;
+        if let Some(row) = sc.lp.get(order - 1) {
+            slot.lp = *row;
+        }
+        slot.lp_error = error;
+    }
+}
+
+/// `precision` limited as libFLAC does, to keep the decoding of 16-bit
+/// (and side) signals within 32-bit sums.
+fn limit_precision(precision: u32, bps: u32, order: usize) -> u32 {
+    if bps <= 17 {
+        let limit = 32u32.saturating_sub(bps + order.max(1).ilog2());
+        precision.min(limit).max(lpc::MIN_PRECISION)
+    } else {
+        precision
     }
 }
 
@@ -966,9 +1067,11 @@ mod tests {
         enc.slots[0].bits
     }
 
-    /// The precision search (libFLAC's `-p`, which no level turns on) never
-    /// picks a subframe coding that it estimates larger than without the
-    /// search, and the frames it writes are smaller in all.
+    /// The precision search (libFLAC's `-p`, which no level turns on) and
+    /// the trial of a few precisions below the default (levels 7 and 8)
+    /// never pick a subframe coding that they estimate larger than the
+    /// default precision alone, and the frames they write are smaller in
+    /// all.
     #[test]
     fn precision_search_never_codes_larger() {
         let base = Settings {
@@ -978,8 +1081,8 @@ mod tests {
             max_partition_order: 6,
             apodizations: &[Apodization::SubdivideTukey(3)],
             precision_search: false,
+            precision_steps: 0,
         };
-        let (mut plain_total, mut search_total) = (0, 0);
         let cases = [
             (16u32, 2usize, 4096usize),
             (24, 1, 4096),
@@ -987,38 +1090,47 @@ mod tests {
             (8, 3, 1000),
             (20, 1, 192),
         ];
-        for (bits, channels, block) in cases {
-            let plain = Settings {
-                block_size: block,
-                ..base
-            };
-            let search = Settings {
-                precision_search: true,
-                ..plain
-            };
-            let mut a = FrameEncoder::<i32>::new(bits, channels, 44100, plain);
-            let mut b = FrameEncoder::<i32>::new(bits, channels, 44100, search);
-            let x = tones(block * 6 + 77, channels, bits, u64::from(bits));
-            for (i, f) in x.chunks(block * channels).enumerate() {
-                for c in 0..channels {
-                    let ch: Vec<i32> = f.iter().skip(c).step_by(channels).copied().collect();
-                    let (ea, eb) = (estimate(&mut a, &ch, bits), estimate(&mut b, &ch, bits));
-                    assert!(
-                        eb <= ea,
-                        "{bits} bits, block {block}, frame {i} channel {c}: {eb} bits with the search, {ea} without"
-                    );
+        let variants = [
+            (true, 0u32, "the full search"),
+            (false, 1, "one step"),
+            (false, 2, "two steps"),
+        ];
+        for (search, steps, name) in variants {
+            let (mut plain_total, mut search_total) = (0, 0);
+            for (bits, channels, block) in cases {
+                let plain = Settings {
+                    block_size: block,
+                    ..base
+                };
+                let tried = Settings {
+                    precision_search: search,
+                    precision_steps: steps,
+                    ..plain
+                };
+                let mut a = FrameEncoder::<i32>::new(bits, channels, 44100, plain);
+                let mut b = FrameEncoder::<i32>::new(bits, channels, 44100, tried);
+                let x = tones(block * 6 + 77, channels, bits, u64::from(bits));
+                for (i, f) in x.chunks(block * channels).enumerate() {
+                    for c in 0..channels {
+                        let ch: Vec<i32> = f.iter().skip(c).step_by(channels).copied().collect();
+                        let (ea, eb) = (estimate(&mut a, &ch, bits), estimate(&mut b, &ch, bits));
+                        assert!(
+                            eb <= ea,
+                            "{name}, {bits} bits, block {block}, frame {i} channel {c}: {eb} bits, {ea} without"
+                        );
+                    }
+                    let (mut fa, mut fb) = (Vec::new(), Vec::new());
+                    a.encode(f, i as u64, &mut fa);
+                    b.encode(f, i as u64, &mut fb);
+                    plain_total += fa.len();
+                    search_total += fb.len();
                 }
-                let (mut fa, mut fb) = (Vec::new(), Vec::new());
-                a.encode(f, i as u64, &mut fa);
-                b.encode(f, i as u64, &mut fb);
-                plain_total += fa.len();
-                search_total += fb.len();
             }
+            assert!(
+                search_total < plain_total,
+                "{name}: {search_total} vs {plain_total}"
+            );
         }
-        assert!(
-            search_total < plain_total,
-            "{search_total} vs {plain_total}"
-        );
     }
 
     #[test]

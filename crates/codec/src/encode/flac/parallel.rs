@@ -2,9 +2,9 @@
 //!
 //! The calling thread cuts the input into batches of whole blocks, each
 //! starting at a frame number that is a multiple of
-//! [`FrameEncoder::independent_run`] (so adaptive stereo decides on the same
+//! [`Frames::independent_run`] (so adaptive stereo decides on the same
 //! frames as on one thread), and hands them to `threads - 1` workers, each
-//! with its own [`FrameEncoder`]; when the workers have enough queued, it
+//! with its own [`Frames`] encoder; when the workers have enough queued, it
 //! encodes the next batch itself rather than wait (it also hashes the input
 //! for the MD5 and writes the frames, which on two cores would otherwise
 //! make it the bottleneck). Batches are written in the order they were cut,
@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use super::own::FrameEncoder;
+use super::own::Frames;
 use crate::Error;
 
 /// One batch: interleaved samples of whole blocks (the last block of the
@@ -35,7 +35,7 @@ pub(super) struct Batch {
 
 /// Encodes every block of `batch.samples` (`whole` samples each, the last
 /// one possibly shorter) into `batch.bytes` and `batch.lens`.
-pub(super) fn encode_batch(enc: &mut FrameEncoder<i32>, batch: &mut Batch, whole: usize) {
+pub(super) fn encode_batch(enc: &mut Frames, batch: &mut Batch, whole: usize) {
     batch.bytes.clear();
     batch.lens.clear();
     let blocks = batch.samples.chunks(whole.max(1));
@@ -71,7 +71,7 @@ impl Pool {
     pub(super) fn new(
         workers: usize,
         whole: usize,
-        make: impl Fn() -> FrameEncoder<i32>,
+        make: impl Fn() -> Frames,
     ) -> Result<Self, Error> {
         // Each worker busy with one batch and two more queued for it, so
         // that none runs dry while the caller encodes a batch itself.
