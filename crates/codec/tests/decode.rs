@@ -463,6 +463,26 @@ fn flac_decodes_bit_exactly_at_its_depth() {
 }
 
 #[test]
+fn ogg_flac_decodes_bit_exactly() {
+    // FLAC in Ogg goes through symphonia, with our frame-header checks.
+    if !tk::have_tool("flac") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = signal(30_000, 2, 44_100, 16);
+    let wav = write(dir.path(), "in.wav", &tk::wav_bytes(&pcm, 2, 44_100, 16));
+    let out = dir.path().join("x.oga");
+    run(Command::new("flac")
+        .args(["-s", "-f", "--ogg", "-o"])
+        .arg(&out)
+        .arg(&wav));
+    let (info, spec, got) = decode_all(&out).unwrap();
+    assert_eq!(spec, AudioSpec::int(44_100, 2, 16));
+    assert_eq!(ints(&got), &pcm[..]);
+    assert!(info.lossless);
+}
+
+#[test]
 fn flac_md5_mismatch_is_an_error() {
     if !tk::have_tool("flac") {
         return;

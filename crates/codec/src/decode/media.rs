@@ -42,6 +42,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
+use super::flac::{parse_frame_header, Assignment, FrameHeader};
 use super::mp4::{self, Edit};
 use super::{average_bitrate, Decoder, MediaInfo, PacketDecoder, Reader};
 use crate::ogg::{pages_backwards, FLAG_EOS, MAX_PAGE_LEN};
@@ -464,7 +465,7 @@ impl MediaFile {
     /// and bit depth; a stream whose frames disagree with STREAMINFO would
     /// decode to garbage, so it is refused.
     fn check_flac_frame(&self, data: &[u8]) -> Result<(), Error> {
-        let Some(h) = flac_frame_header(data) else {
+        let Ok(h) = parse_frame_header(data) else {
             return Ok(()); // the decoder reports malformed headers itself
         };
         self.check_flac_header(&h)?;
@@ -473,7 +474,7 @@ impl MediaFile {
         // the decoder never looks. Find such a frame: a header with a valid
         // CRC-8 carrying the next frame or sample number.
         let next = if h.variable {
-            h.number.saturating_add(u64::from(h.block))
+            h.number.saturating_add(h.block as u64)
         } else {
             h.number + 1
         };
@@ -483,8 +484,9 @@ impl MediaFile {
             .and_then(|d| d.iter().position(|&b| b == 0xFF))
         {
             i += off;
-            if let Some(e) = data.get(i..).and_then(flac_frame_header) {
-                if e.crc_ok && e.number == next && e.variable == h.variable {
+            // A parsed header has a valid CRC-8.
+            if let Some(e) = data.get(i..).and_then(|d| parse_frame_header(d).ok()) {
+                if e.number == next && e.variable == h.variable {
                     self.check_flac_header(&e)?;
                     return Err(Error::Corrupt(
                         "a FLAC frame could not be decoded (it was skipped over as damaged)".into(),
@@ -496,7 +498,7 @@ impl MediaFile {
         Ok(())
     }
 
-    fn check_flac_header(&self, h: &FlacFrameHeader) -> Result<(), Error> {
+    fn check_flac_header(&self, h: &FrameHeader) -> Result<(), Error> {
         let si_rate = self.decoder.codec_params().sample_rate;
         let si_channels = self
             .decoder
@@ -513,14 +515,15 @@ impl MediaFile {
             }
         }
         if let Some(si) = si_channels {
-            if usize::from(h.channels) != si {
+            if h.assignment.channels() != si {
                 return Err(Error::Unsupported(format!(
                     "the number of channels changes mid-stream ({si} to {})",
-                    h.channels
+                    h.assignment.channels()
                 )));
             }
         }
-        if h.side && (h.bits == Some(32) || (h.bits.is_none() && si_bits == Some(32))) {
+        let side = !matches!(h.assignment, Assignment::Independent(_));
+        if side && (h.bits == Some(32) || (h.bits.is_none() && si_bits == Some(32))) {
             // The side channel of 32-bit stereo needs 33 bits (RFC 9639
             // §9.2.1), more than this decoder handles.
             return Err(Error::Unsupported(
@@ -528,7 +531,7 @@ impl MediaFile {
             ));
         }
         if let (Some(b), Some(si)) = (h.bits, si_bits) {
-            if u32::from(b) != si {
+            if b != si {
                 return Err(Error::Unsupported(format!(
                     "the bit depth changes mid-stream ({si} to {b} bits)"
                 )));
@@ -849,166 +852,4 @@ fn alac_bit_depth(mut b: &[u8]) -> Option<u32> {
     }
     let d = u32::from(*b.get(5)?);
     (1..=32).contains(&d).then_some(d)
-}
-
-/// The parameters a FLAC frame header states (RFC 9639 §9.1).
-#[derive(Debug, PartialEq, Eq)]
-struct FlacFrameHeader {
-    /// `None` when the header defers to STREAMINFO.
-    rate: Option<u32>,
-    channels: u8,
-    /// Stereo decorrelation (left/side, right/side, mid/side).
-    side: bool,
-    /// `None` when the header defers to STREAMINFO.
-    bits: Option<u8>,
-    /// The header's CRC-8 (§9.1.8) matches.
-    crc_ok: bool,
-    /// Variable block size: `number` counts samples, not frames (§9.1.1).
-    variable: bool,
-    /// Frame number, or first sample number when `variable`.
-    number: u64,
-    /// Block size in samples (§9.1.6).
-    block: u32,
-}
-
-/// Parses the start of a FLAC frame. `None` if it is not a frame header.
-fn flac_frame_header(d: &[u8]) -> Option<FlacFrameHeader> {
-    // Sync code 0b1111_1111_1111_10 then reserved bit 0 (§9.1.1).
-    if d.len() < 4 || d[0] != 0xFF || d[1] & 0xFE != 0xF8 {
-        return None;
-    }
-    let bs_code = d[2] >> 4;
-    let rate_code = d[2] & 0x0F;
-    let ch_code = d[3] >> 4;
-    let bits_code = (d[3] >> 1) & 0x07;
-    // Coded number (§9.1.5): UTF-8-like, 1 to 7 bytes.
-    let first = *d.get(4)?;
-    let coded_len = match first.leading_ones() {
-        0 => 1,
-        n @ 2..=7 => n as usize,
-        _ => return None,
-    };
-    let mut number = if coded_len == 1 {
-        u64::from(first)
-    } else {
-        u64::from(first & (0x7F >> coded_len))
-    };
-    for k in 1..coded_len {
-        let b = *d.get(4 + k)?;
-        if b & 0xC0 != 0x80 {
-            return None;
-        }
-        number = (number << 6) | u64::from(b & 0x3F);
-    }
-    let mut at = 4 + coded_len;
-    // Block size (§9.1.1, uncommon sizes at the end of the header §9.1.6).
-    let block = match bs_code {
-        0 => return None,
-        1 => 192,
-        2..=5 => 576 << (bs_code - 2),
-        6 => u32::from(*d.get(at)?) + 1,
-        7 => u32::from(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?])) + 1,
-        _ => 256 << (bs_code - 8),
-    };
-    at += match bs_code {
-        6 => 1,
-        7 => 2,
-        _ => 0,
-    };
-    // Sample rate (§9.1.2 and §9.1.7).
-    let rate = match rate_code {
-        0 => None,
-        1 => Some(88_200),
-        2 => Some(176_400),
-        3 => Some(192_000),
-        4 => Some(8_000),
-        5 => Some(16_000),
-        6 => Some(22_050),
-        7 => Some(24_000),
-        8 => Some(32_000),
-        9 => Some(44_100),
-        10 => Some(48_000),
-        11 => Some(96_000),
-        12 => Some(u32::from(*d.get(at)?) * 1000),
-        13 => Some(u32::from(u16::from_be_bytes([
-            *d.get(at)?,
-            *d.get(at + 1)?,
-        ]))),
-        14 => Some(u32::from(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?])) * 10),
-        _ => return None,
-    };
-    // Channels (§9.1.3): 0-7 independent, 8-10 stereo decorrelation.
-    let channels = match ch_code {
-        0..=7 => ch_code + 1,
-        8..=10 => 2,
-        _ => return None,
-    };
-    // Bit depth (§9.1.4).
-    let bits = match bits_code {
-        0 => None,
-        1 => Some(8),
-        2 => Some(12),
-        4 => Some(16),
-        5 => Some(20),
-        6 => Some(24),
-        7 => Some(32),
-        _ => return None,
-    };
-    at += match rate_code {
-        12 => 1,
-        13 | 14 => 2,
-        _ => 0,
-    };
-    // CRC-8, polynomial 0x07, initial 0, over the header up to here (§9.1.8).
-    let crc = d.get(..at)?.iter().fold(0u8, |mut c, &b| {
-        c ^= b;
-        for _ in 0..8 {
-            c = if c & 0x80 != 0 {
-                (c << 1) ^ 0x07
-            } else {
-                c << 1
-            };
-        }
-        c
-    });
-    let crc_ok = d.get(at) == Some(&crc);
-    let variable = d[1] & 1 == 1;
-    Some(FlacFrameHeader {
-        rate,
-        channels,
-        side: ch_code >= 8,
-        bits,
-        crc_ok,
-        variable,
-        number,
-        block,
-    })
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flac_frame_headers() {
-        // 44.1 kHz (code 9), 4096 block (code 12), left/side (8), 16 bit (4).
-        let h = flac_frame_header(&[0xFF, 0xF8, 0xC9, 0x88, 0x00, 0x00]).unwrap();
-        assert_eq!(
-            (h.rate, h.channels, h.side, h.bits),
-            (Some(44_100), 2, true, Some(16))
-        );
-        assert_eq!(
-            (h.number, h.block, h.variable, h.crc_ok),
-            (0, 4096, false, false)
-        );
-        // Rate in Hz at the end (code 13), after a 2-byte coded number.
-        let h = flac_frame_header(&[0xFF, 0xF8, 0x1D, 0x02, 0xC2, 0x80, 0x8A, 0x0F]).unwrap();
-        assert_eq!(
-            (h.rate, h.channels, h.side, h.bits),
-            (Some(35_343), 1, false, Some(8))
-        );
-        assert_eq!((h.number, h.block), (0x80, 192));
-        assert!(flac_frame_header(&[0xFF, 0xF0, 0, 0, 0]).is_none());
-    }
 }

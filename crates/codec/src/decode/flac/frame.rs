@@ -13,7 +13,7 @@ pub(super) const MAX_HEADER: usize = 16;
 
 /// How the channels of a frame are coded (RFC 9639 §9.1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Assignment {
+pub(in crate::decode) enum Assignment {
     Independent(u8),
     LeftSide,
     RightSide,
@@ -21,7 +21,7 @@ pub(super) enum Assignment {
 }
 
 impl Assignment {
-    pub(super) fn channels(self) -> usize {
+    pub(in crate::decode) fn channels(self) -> usize {
         match self {
             Assignment::Independent(n) => usize::from(n),
             _ => 2,
@@ -40,24 +40,24 @@ impl Assignment {
 
 /// A parsed frame header (RFC 9639 §9.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Header {
+pub(in crate::decode) struct Header {
     /// Blocking strategy bit: the coded number counts samples, not frames.
-    pub(super) variable: bool,
+    pub(in crate::decode) variable: bool,
     /// The coded frame or sample number.
-    pub(super) number: u64,
-    pub(super) block: usize,
+    pub(in crate::decode) number: u64,
+    pub(in crate::decode) block: usize,
     /// `None`: the rate in STREAMINFO (code 0).
-    pub(super) rate: Option<u32>,
-    pub(super) assignment: Assignment,
+    pub(in crate::decode) rate: Option<u32>,
+    pub(in crate::decode) assignment: Assignment,
     /// `None`: the depth in STREAMINFO (code 0).
-    pub(super) bits: Option<u32>,
+    pub(in crate::decode) bits: Option<u32>,
     /// Header length in bytes, CRC-8 included.
-    pub(super) len: usize,
+    pub(in crate::decode) len: usize,
 }
 
 /// Why bytes are not a frame header.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum NotHeader {
+pub(in crate::decode) enum NotHeader {
     /// Not a header (no sync, a reserved code, a bad CRC-8).
     Invalid,
     /// The bytes end inside what could be a header.
@@ -65,7 +65,7 @@ pub(super) enum NotHeader {
 }
 
 /// Parses a frame header at the start of `d`.
-pub(super) fn parse_header(d: &[u8]) -> Result<Header, NotHeader> {
+pub(in crate::decode) fn parse_header(d: &[u8]) -> Result<Header, NotHeader> {
     use NotHeader::{Invalid, Short};
     let byte = |i: usize| d.get(i).copied().ok_or(Short);
     // Sync code 0b11111111111110, a reserved 0 bit, the blocking bit (§9.1).

@@ -21,6 +21,8 @@
 mod bits;
 mod frame;
 
+pub(super) use frame::{parse_header as parse_frame_header, Assignment, Header as FrameHeader};
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
