@@ -635,3 +635,473 @@ fn a_token_is_made_for_a_lan_address() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn the_library_is_browsed_and_files_are_downloaded_inside_it_only() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(lib.join("album")).unwrap();
+    write_input(&lib.join("album/b.wav"));
+    std::fs::write(lib.join("album/a.cue"), b"FILE \"b.wav\" WAVE\n").unwrap();
+    std::fs::write(t.path().join("secret.txt"), b"secret").unwrap();
+    std::os::unix::fs::symlink(t.path().join("secret.txt"), lib.join("leak.txt")).unwrap();
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+    let root = lib.canonicalize().unwrap();
+
+    let r = api.get("/api/v1/library");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["path"], Value::Null);
+    assert_eq!(r.body["entries"][0]["path"], s(&root));
+    assert_eq!(r.body["entries"][0]["kind"], "folder");
+
+    let r = api.get("/api/v1/library?path=album");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["truncated"], false);
+    let entries = r.body["entries"].as_array().unwrap();
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a.cue", "b.wav"]);
+    let wav = &entries[1];
+    assert_eq!(wav["kind"], "file");
+    assert_eq!(wav["audio"], true);
+    assert_eq!(entries[0]["audio"], false);
+    let wav_bytes = std::fs::read(lib.join("album/b.wav")).unwrap();
+    assert_eq!(wav["size"], wav_bytes.len());
+    assert!(wav["modified"].as_str().unwrap().ends_with('Z'));
+    // The listed path is what a job spec takes.
+    assert_eq!(wav["path"], s(&root.join("album/b.wav")));
+
+    // The top folder by an absolute path: the link out is not listed.
+    let r = api.get(&format!("/api/v1/library?path={}", s(&root)));
+    let names: Vec<&str> = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["album"]);
+
+    for (path, status) in [
+        ("/api/v1/library?path=..", 403),
+        ("/api/v1/library?path=/etc", 403),
+        ("/api/v1/library?path=nothing", 404),
+        ("/api/v1/library?path=album/a.cue", 400),
+        ("/api/v1/files/leak.txt", 403),
+        ("/api/v1/files/album/../../secret.txt", 403),
+        ("/api/v1/files/album/%2E%2E/%2E%2E/secret.txt", 403),
+        ("/api/v1/files/album/nothing.wav", 404),
+        ("/api/v1/files/album", 404),
+    ] {
+        let r = api.get(path);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert!(r.body["error"].is_string(), "{path}: {}", r.body);
+    }
+
+    let resp = api
+        .agent
+        .get(api.url("/api/v1/files/album/b.wav"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let header = |n: &str| resp.headers().get(n).unwrap().to_str().unwrap().to_string();
+    assert_eq!(header("content-type"), "audio/wav");
+    assert_eq!(header("content-length"), wav_bytes.len().to_string());
+    let body = resp.into_body().read_to_vec().unwrap();
+    assert_eq!(body, wav_bytes);
+    let resp = api
+        .agent
+        .get(api.url("/api/v1/files/album/a.cue"))
+        .call()
+        .unwrap();
+    assert!(resp
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+}
+
+/// Checks `value` against a schema of the OpenAPI document: types,
+/// required keys, enums, nullable, items and properties, through `$ref`s.
+fn check_schema(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        return check_schema(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if value.is_null() {
+        assert!(
+            schema["nullable"] == true || schema.get("type").is_none(),
+            "{at}: null where {schema} is not nullable"
+        );
+        return;
+    }
+    if let Some(ty) = schema["type"].as_str() {
+        let ok = match ty {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            _ => panic!("{at}: type {ty}"),
+        };
+        assert!(ok, "{at}: {value} is not {ty}");
+    }
+    if let Some(e) = schema["enum"].as_array() {
+        assert!(e.contains(value), "{at}: {value} not in {e:?}");
+    }
+    for key in schema["required"].as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap();
+        assert!(value.get(key).is_some(), "{at}: no {key} in {value}");
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, sub) in props {
+            if let Some(v) = value.get(k) {
+                check_schema(doc, sub, v, &format!("{at}.{k}"));
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            check_schema(doc, items, v, &format!("{at}[{i}]"));
+        }
+    }
+}
+
+/// The answer's status must be documented for the route and its JSON body
+/// must fit the documented schema.
+fn conforms(doc: &Value, method: &str, route: &str, r: &Reply) {
+    let responses = &doc["paths"][route][method]["responses"];
+    let documented = &responses[r.status.to_string()];
+    assert!(
+        documented.is_object(),
+        "{method} {route}: status {} is not documented ({})",
+        r.status,
+        r.body
+    );
+    if let Some(schema) = documented
+        .get("content")
+        .and_then(|c| c.get("application/json"))
+        .map(|c| &c["schema"])
+    {
+        check_schema(
+            doc,
+            schema,
+            &r.body,
+            &format!("{method} {route} {}", r.status),
+        );
+    }
+}
+
+#[test]
+fn the_openapi_document_describes_what_the_server_answers() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    write_input(&lib.join("in.wav"));
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+    let r = api.get("/api/openapi.json");
+    assert_eq!(r.status, 200);
+    let doc = r.body;
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(
+        doc["paths"]["/api/v1/events"]["get"]["responses"]["200"]["content"]
+            .get("text/event-stream")
+            .is_some()
+    );
+
+    // Every documented route is served (not the fallback), and the router
+    // serves nothing undocumented (checked against the same list in the
+    // crate's own tests).
+    for (method, route) in aj_server::api::ROUTES {
+        assert!(doc["paths"][route][method].is_object(), "{method} {route}");
+        let path = route
+            .replace("{id}", "999")
+            .replace("{path}", "nothing.wav");
+        if *route == "/api/v1/events" {
+            // An endless stream: its headers say enough.
+            let resp = api.agent.get(api.url(&path)).call().unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            let ct = resp.headers().get("content-type").unwrap();
+            assert!(ct.to_str().unwrap().starts_with("text/event-stream"));
+            continue;
+        }
+        let r = api.call(&method.to_uppercase(), &path, None);
+        assert_ne!(r.status, 405, "{method} {route}");
+        if r.status == 404 {
+            assert!(
+                !r.body["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no such endpoint"),
+                "{method} {route} is not served"
+            );
+        }
+        if *route != "/api/openapi.json" && *route != "/api/v1/files/{path}" {
+            conforms(&doc, method, route, &r);
+        }
+    }
+    assert_eq!(api.get("/api/v1/nothing").status, 404);
+
+    // Real answers fit their schemas.
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&convert(&["in.wav"], "flac", Some("out"))),
+    );
+    conforms(&doc, "post", "/api/v1/jobs", &r);
+    let id = job_id(&r);
+    api.wait_for(id, &["done"]);
+    for (method, route, path, body) in [
+        ("get", "/api/v1/status", "/api/v1/status".to_string(), None),
+        ("get", "/api/v1/jobs", "/api/v1/jobs".to_string(), None),
+        (
+            "get",
+            "/api/v1/jobs",
+            "/api/v1/jobs?state=bogus".to_string(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/jobs/{id}",
+            format!("/api/v1/jobs/{id}"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/jobs/{id}/log",
+            format!("/api/v1/jobs/{id}/log"),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/jobs/{id}/cancel",
+            format!("/api/v1/jobs/{id}/cancel"),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/jobs/{id}/retry",
+            format!("/api/v1/jobs/{id}/retry"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/library",
+            "/api/v1/library?path=out".to_string(),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/library",
+            "/api/v1/library?path=../x".to_string(),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/jobs",
+            "/api/v1/jobs".to_string(),
+            Some(json!({"kind": "nope"})),
+        ),
+        (
+            "post",
+            "/api/v1/jobs",
+            "/api/v1/jobs".to_string(),
+            Some(convert(&["/etc"], "wav", None)),
+        ),
+    ] {
+        let r = api.call(&method.to_uppercase(), &path, body.as_ref());
+        conforms(&doc, method, route, &r);
+    }
+    let r = api.call("DELETE", &format!("/api/v1/jobs/{id}"), None);
+    assert_eq!(r.status, 204);
+    conforms(&doc, "delete", "/api/v1/jobs/{id}", &r);
+}
+
+/// Starts the daemon binary; returns it and its URL.
+fn spawn_serve(lib: &Path, data: &Path) -> (std::process::Child, String) {
+    let mut child = aj()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--library",
+            s(lib),
+            "--data",
+            s(data),
+            "--encoders",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("aj serve: listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    // Keep reading, so the daemon never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (child, url)
+}
+
+fn http_json(agent: &ureq::Agent, method: &str, url: &str) -> (u16, Value) {
+    let resp = match method {
+        "GET" => agent.get(url).call(),
+        _ => agent.post(url).send_empty(),
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn temps_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".aj-tmp"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn after_kill_9_the_job_is_interrupted_temps_are_removed_and_retry_skips_finished_files() {
+    const FILES: usize = 60;
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    let album = lib.join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    let inputs: Vec<Vec<i32>> = (0..FILES)
+        .map(|i| aj_testkit::noise(44_100, 2, 16, i as u64))
+        .collect();
+    for (i, samples) in inputs.iter().enumerate() {
+        aj_testkit::write_wav(&album.join(format!("{i:03}.wav")), samples, 2, 44_100, 16);
+    }
+    let data = t.path().join("data");
+    let out = lib.join("out");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+
+    let (mut child, url) = spawn_serve(&lib, &data);
+    let mut spec = convert(&["album"], "flac", Some("out"));
+    spec["threads"] = json!(1);
+    let resp = agent
+        .post(format!("{url}/api/v1/jobs"))
+        .header("Content-Type", "application/json")
+        .send(spec.to_string().as_str())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = serde_json::from_str::<Value>(&resp.into_body().read_to_string().unwrap()).unwrap()
+        ["id"]
+        .as_i64()
+        .unwrap();
+    // Running, with a few files finished on disk.
+    let (_, job) = http_json(&agent, "GET", &format!("{url}/api/v1/jobs/{id}"));
+    assert!(
+        job["state"] == "queued" || job["state"] == "running",
+        "{job}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let flacs = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "flac"))
+            .collect();
+        v.sort();
+        v
+    };
+    while flacs(&out).len() < 3 {
+        assert!(Instant::now() < deadline, "no file was converted");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let ok = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    child.wait().unwrap();
+
+    // Whatever was finished is complete.
+    let finished = flacs(&out);
+    let mut mtimes = Vec::new();
+    for f in &finished {
+        let i: usize = f.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let (spec, samples) = decode_all(f);
+        assert_eq!(spec.channels, 2);
+        assert_eq!(samples, inputs[i], "{}", f.display());
+        mtimes.push(std::fs::metadata(f).unwrap().modified().unwrap());
+    }
+    // kill -9 runs no cleanup: a temporary output may be left. Make sure of
+    // one (for a file not yet done), beside names that are not ours.
+    let last = format!("{:03}.flac", FILES - 1);
+    let planted = out.join(format!(".{last}.Xy12Ab.aj-tmp"));
+    std::fs::write(&planted, b"half a file").unwrap();
+    let decoys = [
+        out.join(".notes.txt.Xy12Ab.aj-tmp"),
+        out.join(format!("{last}.aj-tmp")),
+        album.join(format!(".{last}.Xy12Ab.aj-tmp")),
+    ];
+    for d in &decoys {
+        std::fs::write(d, b"keep").unwrap();
+    }
+
+    let (mut child, url) = spawn_serve(&lib, &data);
+    let (_, job) = http_json(&agent, "GET", &format!("{url}/api/v1/jobs/{id}"));
+    assert_eq!(job["state"], "interrupted", "{job}");
+    let left = temps_in(&out);
+    let expected: Vec<String> = {
+        let mut v = vec![
+            ".notes.txt.Xy12Ab.aj-tmp".to_string(),
+            format!("{last}.aj-tmp"),
+        ];
+        v.sort();
+        v
+    };
+    assert_eq!(left, expected, "stale temporary files remain");
+    assert!(decoys.iter().all(|d| d.exists()));
+
+    let (status, job) = http_json(&agent, "POST", &format!("{url}/api/v1/jobs/{id}/retry"));
+    assert_eq!(status, 202, "{job}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let (_, job) = http_json(&agent, "GET", &format!("{url}/api/v1/jobs/{id}"));
+        if job["state"] != "queued" && job["state"] != "running" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "{job}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["skipped"], finished.len(), "{job}");
+    assert_eq!(job["summary"]["ok"], FILES - finished.len(), "{job}");
+    for (f, m) in finished.iter().zip(&mtimes) {
+        assert_eq!(
+            std::fs::metadata(f).unwrap().modified().unwrap(),
+            *m,
+            "{} was redone",
+            f.display()
+        );
+    }
+    for (i, samples) in inputs.iter().enumerate() {
+        let (_, got) = decode_all(&out.join(format!("{i:03}.flac")));
+        assert_eq!(&got, samples, "{i:03}.flac");
+    }
+    assert_eq!(temps_in(&out), expected);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

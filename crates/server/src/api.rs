@@ -11,6 +11,9 @@
 //! | `DELETE /api/v1/jobs/{id}` | delete a job that is not running, with its log |
 //! | `GET /api/v1/jobs/{id}/log` | the engine events of a job |
 //! | `GET /api/v1/events` | server-sent events, replay from `Last-Event-ID` |
+//! | `GET /api/v1/library?path=P` | the library roots, or the entries of folder `P` |
+//! | `GET /api/v1/files/{path}` | download a file inside the roots |
+//! | `GET /api/openapi.json` | the OpenAPI 3.0 document of all of this |
 //!
 //! Events of the feed: `job.created` and `job.state` (the job as `GET
 //! /jobs/{id}` shows it), `job.progress` (stage, item i/n, percent, ETA; a
@@ -40,6 +43,24 @@ use crate::error::ApiError;
 use crate::store::{FeedEvent, Job, JobState};
 use crate::App;
 
+/// Every route the router serves, as OpenAPI writes it: `(method, path)`.
+/// The OpenAPI document is checked against this list, and this list against
+/// the router, by tests.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/openapi.json"),
+    ("get", "/api/v1/status"),
+    ("get", "/api/v1/jobs"),
+    ("post", "/api/v1/jobs"),
+    ("get", "/api/v1/jobs/{id}"),
+    ("delete", "/api/v1/jobs/{id}"),
+    ("post", "/api/v1/jobs/{id}/cancel"),
+    ("post", "/api/v1/jobs/{id}/retry"),
+    ("get", "/api/v1/jobs/{id}/log"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/library"),
+    ("get", "/api/v1/files/{path}"),
+];
+
 /// The router, with the token check in front when the server has a token.
 pub fn router(app: Arc<App>) -> Router {
     let api = Router::new()
@@ -49,9 +70,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/jobs/{id}/cancel", post(cancel))
         .route("/jobs/{id}/retry", post(retry))
         .route("/jobs/{id}/log", get(log))
-        .route("/events", get(events));
+        .route("/events", get(events))
+        .route("/library", get(library))
+        .route("/files/{*path}", get(file));
     Router::new()
         .nest("/api/v1", api)
+        .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -264,4 +288,107 @@ async fn events(
         }
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+async fn library(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<crate::library::Listing>, ApiError> {
+    let path = q.get("path").cloned();
+    let listing = blocking(move || {
+        app.library
+            .browse(path.as_deref().map(std::path::Path::new))
+    })
+    .await?;
+    Ok(Json(listing))
+}
+
+/// Bytes read at a time from a file being downloaded.
+const CHUNK: usize = 64 * 1024;
+
+/// A file inside the roots, streamed.
+async fn file(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let (file, len, name) = blocking(move || {
+        let path = app.library.file(std::path::Path::new(&raw))?;
+        let f = std::fs::File::open(&path)
+            .map_err(|e| ApiError::forbidden(format!("{raw}: cannot read ({e})")))?;
+        let len = f
+            .metadata()
+            .map_err(|e| ApiError::forbidden(format!("{raw}: cannot read ({e})")))?
+            .len();
+        Ok((f, len, path))
+    })
+    .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    // Reads on a thread of the blocking pool; stops when the client leaves.
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut file = file;
+        loop {
+            let mut buf = vec![0; CHUNK];
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let stream = async_stream::stream! {
+        while let Some(chunk) = rx.recv().await {
+            yield chunk;
+        }
+    };
+    let filename = name
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(['"', '\\', '\r', '\n'], "_"))
+        .unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type(&name))
+        .header(header::CONTENT_LENGTH, len)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", filename.escape_default()),
+        )
+        .body(axum::body::Body::from_stream(stream))
+        .map_err(|e| ApiError::internal(format!("cannot answer: {e}")))
+}
+
+/// The media type of a file, by its extension.
+fn content_type(path: &std::path::Path) -> &'static str {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "wav" | "wave" | "bwf" | "rf64" | "w64" => "audio/wav",
+        "aif" | "aiff" | "aifc" => "audio/aiff",
+        "flac" => "audio/flac",
+        "mp3" | "mp2" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        "opus" => "audio/ogg; codecs=opus",
+        "m4a" | "m4b" | "mp4" | "alac" => "audio/mp4",
+        "caf" => "audio/x-caf",
+        "mka" => "audio/x-matroska",
+        "webm" => "audio/webm",
+        "cue" | "txt" | "log" | "m3u" => "text/plain; charset=utf-8",
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "json" => "application/json",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        _ => "application/octet-stream",
+    }
 }

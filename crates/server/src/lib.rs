@@ -20,6 +20,7 @@ pub mod auth;
 pub mod error;
 pub mod jobs;
 pub mod library;
+pub mod openapi;
 pub mod port;
 pub mod store;
 
@@ -107,6 +108,7 @@ impl App {
             path: path.clone(),
             source,
         })?);
+        remove_stale_temps(&store, &library);
         let feed = Arc::new(Feed::new(Arc::clone(&store)));
         let max = if config.max_encoders > 0 {
             config.max_encoders
@@ -134,6 +136,32 @@ impl App {
     /// Ends event streams, so that open connections can close.
     fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+}
+
+/// Removes what interrupted jobs left behind: a process killed outright
+/// (kill -9, power loss) runs no cleanup, so the temporary outputs it was
+/// writing remain. Only names of the engine's temporary pattern beside the
+/// job's own planned outputs, inside the library, are removed.
+fn remove_stale_temps(store: &Store, library: &Library) {
+    let jobs = match store.jobs(Some(store::JobState::Interrupted)) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("aj serve: cannot look for stale temporary files: {e}");
+            return;
+        }
+    };
+    for job in jobs {
+        let Ok(spec) = serde_json::from_value::<aj_jobs::JobSpec>(job.spec.clone()) else {
+            continue;
+        };
+        for path in library.remove_stale_temps(&spec) {
+            eprintln!(
+                "aj serve: job {}: removed the stale temporary file {}",
+                job.id,
+                path.display()
+            );
+        }
     }
 }
 

@@ -9,6 +9,8 @@ use std::path::{Component, Path, PathBuf};
 use aj_core::CancelToken;
 use aj_jobs::{ConvertSpec, JobSpec};
 
+use serde::Serialize;
+
 use crate::error::ApiError;
 
 /// The configured roots, canonical.
@@ -124,6 +126,17 @@ impl Library {
                 "a convert job needs at least one input",
             ));
         }
+        let max = crate::openapi::MAX_THREADS;
+        if spec.threads > max || spec.encoder.threads.is_some_and(|t| t > max) {
+            return Err(ApiError::bad_request(format!(
+                "at most {max} threads may be asked for"
+            )));
+        }
+        if let Some(level) = spec.encoder.level.filter(|&l| l > 8) {
+            return Err(ApiError::bad_request(format!(
+                "FLAC level {level}: the levels are 0 to 8"
+            )));
+        }
         spec.inputs = spec
             .inputs
             .iter()
@@ -142,6 +155,248 @@ impl Library {
         }
         Ok(spec)
     }
+}
+
+/// Most entries `GET /library` lists for one folder; the listing says when
+/// it stops short.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// The suffix of the engine's temporary outputs (`.NAME.XXXXXX.aj-tmp`, see
+/// `aj_codec::output`).
+pub const TEMP_SUFFIX: &str = ".aj-tmp";
+
+/// One entry of a folder listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub name: String,
+    /// The canonical path, usable as is in a job spec.
+    pub path: PathBuf,
+    /// `"file"` or `"folder"`.
+    pub kind: &'static str,
+    /// Bytes, for files.
+    pub size: Option<u64>,
+    /// Last modification, RFC 3339 UTC.
+    pub modified: Option<String>,
+    /// A file whose extension is one `aj convert` picks up in folders.
+    pub audio: bool,
+}
+
+/// A folder listing (or, with no path, the roots).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listing {
+    /// The folder listed; `None` for the roots.
+    pub path: Option<PathBuf>,
+    pub entries: Vec<Entry>,
+    /// True when the folder holds more than [`MAX_ENTRIES`] entries.
+    pub truncated: bool,
+}
+
+impl Library {
+    /// The roots (no `path`) or the entries of the folder at `path`,
+    /// confined like job paths: folders first, then by name; hidden entries
+    /// (a leading `.`) and links leading out of the roots are left out.
+    ///
+    /// Reads the file system: call it off the async runtime.
+    ///
+    /// # Errors
+    /// 403 outside the roots, 404 missing, 400 for a file.
+    pub fn browse(&self, path: Option<&Path>) -> Result<Listing, ApiError> {
+        let Some(path) = path.filter(|p| !p.as_os_str().is_empty()) else {
+            let entries = self
+                .roots
+                .iter()
+                .map(|r| {
+                    let meta = std::fs::metadata(r).ok();
+                    Entry {
+                        name: r.file_name().map_or_else(
+                            || r.display().to_string(),
+                            |n| n.to_string_lossy().into_owned(),
+                        ),
+                        path: r.clone(),
+                        kind: "folder",
+                        size: None,
+                        modified: meta.as_ref().and_then(modified),
+                        audio: false,
+                    }
+                })
+                .collect();
+            return Ok(Listing {
+                path: None,
+                entries,
+                truncated: false,
+            });
+        };
+        let dir = self.existing(path)?;
+        if !dir.is_dir() {
+            return Err(ApiError::bad_request(format!(
+                "{}: not a folder (download files from /api/v1/files/)",
+                path.display()
+            )));
+        }
+        let read = std::fs::read_dir(&dir)
+            .map_err(|e| ApiError::forbidden(format!("{}: cannot read ({e})", path.display())))?;
+        let mut entries = Vec::new();
+        let mut truncated = false;
+        for e in read.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let full = dir.join(e.file_name());
+            // Follows links, then keeps only what stays inside a root.
+            let Ok(canonical) = full.canonicalize() else {
+                continue;
+            };
+            if !self.contains(&canonical) {
+                continue;
+            }
+            let Ok(meta) = std::fs::metadata(&canonical) else {
+                continue;
+            };
+            if entries.len() == MAX_ENTRIES {
+                truncated = true;
+                break;
+            }
+            let folder = meta.is_dir();
+            entries.push(Entry {
+                audio: !folder && is_audio(&full),
+                name,
+                path: full,
+                kind: if folder { "folder" } else { "file" },
+                size: (!folder).then_some(meta.len()),
+                modified: modified(&meta),
+            });
+        }
+        entries.sort_by(|a, b| {
+            (a.kind != "folder")
+                .cmp(&(b.kind != "folder"))
+                .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(Listing {
+            path: Some(dir),
+            entries,
+            truncated,
+        })
+    }
+
+    /// The file at `path` (relative to a root, or absolute inside one), for
+    /// download.
+    ///
+    /// # Errors
+    /// 403 outside the roots, 404 missing or not a file.
+    pub fn file(&self, path: &Path) -> Result<PathBuf, ApiError> {
+        let full = self.existing(path)?;
+        if full.is_file() {
+            Ok(full)
+        } else {
+            Err(ApiError::not_found(format!(
+                "{}: not a file (browse folders with /api/v1/library?path=)",
+                path.display()
+            )))
+        }
+    }
+
+    /// Resolves `path` inside the roots and requires it to exist.
+    fn existing(&self, path: &Path) -> Result<PathBuf, ApiError> {
+        let full = self.resolve(path)?;
+        if full.symlink_metadata().is_ok() {
+            Ok(full)
+        } else {
+            Err(ApiError::not_found(format!(
+                "{}: no such file or folder",
+                path.display()
+            )))
+        }
+    }
+
+    /// Removes the temporary files a killed job left beside its planned
+    /// outputs: `.NAME.XXXXXX.aj-tmp` for each output `NAME`, in that
+    /// output's folder, inside the roots. Returns the files removed.
+    ///
+    /// Reads the file system; nothing else is touched.
+    pub fn remove_stale_temps(&self, spec: &JobSpec) -> Vec<PathBuf> {
+        let JobSpec::Convert(c) = spec;
+        let mut removed = Vec::new();
+        let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<String>> = Default::default();
+        for item in aj_jobs::convert::plan(c, &CancelToken::new()) {
+            let Some(out) = item.output() else { continue };
+            let (Some(dir), Some(name)) = (out.parent(), out.file_name()) else {
+                continue;
+            };
+            by_dir
+                .entry(dir.to_path_buf())
+                .or_default()
+                .push(format!(".{}.", name.to_string_lossy()));
+        }
+        for (dir, prefixes) in by_dir {
+            let Ok(dir) = dir.canonicalize() else {
+                continue;
+            };
+            if !self.contains(&dir) {
+                continue;
+            }
+            let Ok(read) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in read.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stale =
+                    name.ends_with(TEMP_SUFFIX) && prefixes.iter().any(|p| is_temp_of(&name, p));
+                if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+                    let path = dir.join(&name);
+                    if std::fs::remove_file(&path).is_ok() {
+                        removed.push(path);
+                    }
+                }
+            }
+        }
+        removed
+    }
+}
+
+/// `name` is `PREFIX` + random letters and digits + `.aj-tmp`, as
+/// `tempfile` names the engine's temporary outputs.
+fn is_temp_of(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix(TEMP_SUFFIX))
+        .is_some_and(|rand| !rand.is_empty() && rand.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension().is_some_and(|e| {
+        aj_jobs::convert::AUDIO_EXTENSIONS
+            .contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
+    })
+}
+
+fn modified(meta: &std::fs::Metadata) -> Option<String> {
+    let t = meta.modified().ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(rfc3339(secs))
+}
+
+/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ` (the proleptic Gregorian
+/// calendar, RFC 3339 section 5.6; days to date after H. Hinnant's
+/// `civil_from_days`).
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -205,5 +460,58 @@ mod tests {
         let l = Library::new(&[]).unwrap();
         let e = l.resolve(Path::new("a.wav")).unwrap_err();
         assert!(e.message.contains("--library"), "{}", e.message);
+    }
+
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_037_000_000), "2002-11-11T07:33:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn browsing_lists_sorted_confined_entries() {
+        let (t, l) = lib();
+        let root = t.path().join("music").canonicalize().unwrap();
+        std::fs::write(root.join("B.txt"), b"hello").unwrap();
+        std::fs::write(root.join(".hidden"), b"").unwrap();
+        let roots = l.browse(None).unwrap();
+        assert_eq!(roots.entries.len(), 1);
+        assert_eq!(roots.entries[0].path, root);
+        let top = l.browse(Some(Path::new("."))).unwrap();
+        let names: Vec<&str> = top.entries.iter().map(|e| e.name.as_str()).collect();
+        // Links out (link.wav, up) and hidden files are left out.
+        assert_eq!(names, ["album", "B.txt"]);
+        assert_eq!(top.entries[1].size, Some(5));
+        assert!(!top.entries[1].audio);
+        let album = l.browse(Some(Path::new("album"))).unwrap();
+        assert_eq!(album.entries[0].kind, "file");
+        assert!(album.entries[0].audio);
+        assert_eq!(
+            l.browse(Some(Path::new("nothing"))).unwrap_err().status,
+            axum::http::StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            l.browse(Some(Path::new("up"))).unwrap_err().status,
+            axum::http::StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            l.file(Path::new("album")).unwrap_err().status,
+            axum::http::StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            l.file(Path::new("link.wav")).unwrap_err().status,
+            axum::http::StatusCode::FORBIDDEN
+        );
+    }
+
+    #[test]
+    fn only_our_temp_names_count_as_stale() {
+        assert!(is_temp_of(".a.flac.Ab3xYz.aj-tmp", ".a.flac."));
+        assert!(!is_temp_of(".a.flac..aj-tmp", ".a.flac."));
+        assert!(!is_temp_of(".a.flac.x y.aj-tmp", ".a.flac."));
+        assert!(!is_temp_of(".b.flac.Ab3xYz.aj-tmp", ".a.flac."));
+        assert!(!is_temp_of(".a.flac.Ab3xYz.aj-tmp.txt", ".a.flac."));
     }
 }
