@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aj_jobs::Event;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How often a long file prints a progress line when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Units of the total bar per file: a file's progress is its fraction of these.
 const UNITS: u64 = 1000;
@@ -19,7 +22,9 @@ pub struct Reporter {
 
 enum Mode {
     Json(Mutex<std::io::Stdout>),
-    Plain,
+    /// Lines only; for long files a progress line every [`PLAIN_PROGRESS_EVERY`]
+    /// (when each file last printed one).
+    Plain(Mutex<HashMap<usize, Instant>>),
     Bars(Mutex<Bars>),
 }
 
@@ -51,7 +56,7 @@ impl Reporter {
                 files: HashMap::new(),
             }))
         } else {
-            Mode::Plain
+            Mode::Plain(Mutex::new(HashMap::new()))
         };
         Reporter { mode }
     }
@@ -68,7 +73,32 @@ impl Reporter {
                     Err(e) => eprintln!("aj: cannot show an event as JSON: {e}"),
                 }
             }
-            Mode::Plain => {
+            Mode::Plain(last) => {
+                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                match &event {
+                    Event::FileStarted { index, .. } => {
+                        last.insert(*index, Instant::now());
+                    }
+                    Event::Progress {
+                        index,
+                        input,
+                        percent: Some(p),
+                        ..
+                    } => {
+                        if let Some(t) = last.get_mut(index) {
+                            if t.elapsed() >= PLAIN_PROGRESS_EVERY {
+                                *t = Instant::now();
+                                eprintln!("        {p:>3.0}% {}", name(input));
+                            }
+                        }
+                    }
+                    Event::FileDone { index, .. }
+                    | Event::FileFailed { index, .. }
+                    | Event::FileSkipped { index, .. } => {
+                        last.remove(index);
+                    }
+                    _ => {}
+                }
                 if let Some(line) = plain_line(&event) {
                     eprintln!("{line}");
                 }
