@@ -474,6 +474,20 @@ fn check_ffprobe_vorbis(path: &Path) {
 
 // ---------------------------------------------------------------- round trips
 
+/// A quarter of the test length of stereo sine, as `s.wav` in `dir`: the
+/// input the peer tools tag in the tests below.
+fn short_wav(dir: &Path) -> PathBuf {
+    let wav = dir.join("s.wav");
+    write_wav(
+        &wav,
+        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
+        2,
+        RATE,
+        16,
+    );
+    wav
+}
+
 #[test]
 fn flac_round_trip_uses_the_padding() {
     let dir = tempfile::tempdir().unwrap();
@@ -853,14 +867,7 @@ fn reads_metaflac_tags() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("s.wav");
-    write_wav(
-        &wav,
-        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
-        2,
-        RATE,
-        16,
-    );
+    let wav = short_wav(dir.path());
     let flac = dir.path().join("m.flac");
     run(Command::new("flac")
         .args(["-s", "-f", "-o"])
@@ -906,14 +913,7 @@ fn reads_lame_id3_tags_and_cover() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("s.wav");
-    write_wav(
-        &wav,
-        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
-        2,
-        RATE,
-        16,
-    );
+    let wav = short_wav(dir.path());
     let cover = dir.path().join("cover.jpg");
     std::fs::write(&cover, jpeg_8x8()).unwrap();
     let mp3 = dir.path().join("l.mp3");
@@ -961,14 +961,7 @@ fn reads_ffmpeg_metadata_in_m4a_mp3_wav_aiff() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("s.wav");
-    write_wav(
-        &wav,
-        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
-        2,
-        RATE,
-        16,
-    );
+    let wav = short_wav(dir.path());
     for (ext, extra) in [
         ("m4a", &["-c:a", "aac"][..]),
         ("mp3", &["-c:a", "libmp3lame"][..]),
@@ -1022,14 +1015,7 @@ fn reads_ffmpeg_metadata_in_m4a_mp3_wav_aiff() {
 #[test]
 fn reads_oggenc_and_opusenc_comments() {
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("s.wav");
-    write_wav(
-        &wav,
-        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
-        2,
-        RATE,
-        16,
-    );
+    let wav = short_wav(dir.path());
     if have_tool("oggenc") {
         let ogg = dir.path().join("o.ogg");
         run(Command::new("oggenc")
@@ -1257,14 +1243,7 @@ fn mp4_cover_is_the_front_cover() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("s.wav");
-    write_wav(
-        &wav,
-        &sine(FRAMES / 4, 2, RATE, 16, 440.0, 0.5),
-        2,
-        RATE,
-        16,
-    );
+    let wav = short_wav(dir.path());
     let cover = dir.path().join("cover.jpg");
     std::fs::write(&cover, jpeg_8x8()).unwrap();
     let m4a = dir.path().join("c.m4a");
