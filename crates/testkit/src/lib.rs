@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
+pub mod http;
+
 use std::io::Write;
 use std::path::Path;
 
