@@ -635,7 +635,8 @@ fn drive_specs() {
         "x.cue,overread=maybe",
         "x.cue,flaky=2",
         "x.cue,bad=9-1",
-        "x.cue,speed=3",
+        "x.cue,loud=3",
+        "x.cue,speed=0",
     ] {
         let e = Options::parse(bad);
         assert!(matches!(e, Err(Error::Spec(_))), "{bad}: {e:?}");

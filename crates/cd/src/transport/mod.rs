@@ -4,8 +4,9 @@
 //!   of this crate lives there.
 //! - [`crate::virtual_drive`]: a software drive over a disc image.
 //!
-//! [`open`] turns a drive spec (`/dev/sr0`, `image:PATH[,options]`, or
-//! nothing for the first drive found) into a [`Drive`]; [`discover`] lists the
+//! [`open`] turns a drive spec (`/dev/sr0`, `image:PATH[,options]`,
+//! `demo[,options]` for the built-in demo disc, or nothing for the first
+//! drive found) into a [`Drive`]; [`discover`] lists the
 //! drives the kernel knows from `/sys/class/block/sr*`.
 
 use std::path::{Path, PathBuf};
@@ -49,7 +50,7 @@ pub enum Error {
     NotADrive { device: String, detail: String },
     /// No drive spec was given and no drive was found.
     #[error(
-        "no CD drive found (name a disc image with --drive image:PATH to use the virtual drive)"
+        "no CD drive found (name a disc image with --drive image:PATH to use the virtual drive, or try the built-in demo disc with --drive demo)"
     )]
     NoDrive,
     /// The command did not complete in time.
@@ -182,15 +183,21 @@ pub enum DriveSpec {
     Device(PathBuf),
     /// The virtual drive over an image, with its options.
     Image(crate::virtual_drive::Options),
+    /// The virtual drive holding the built-in demo disc, with the same options
+    /// (their path is not used).
+    Demo(crate::virtual_drive::Options),
 }
 
 impl DriveSpec {
-    /// Parses `/dev/srN` (any path not starting with `image:`) or
-    /// `image:PATH[,key=value…]`.
+    /// Parses `/dev/srN` (any path not starting with `image:`),
+    /// `image:PATH[,key=value…]` or `demo[,key=value…]`.
     ///
     /// # Errors
     /// [`Error::Spec`] naming the option that is wrong.
     pub fn parse(spec: &str) -> Result<DriveSpec, Error> {
+        if let Some(opts) = crate::virtual_drive::demo::parse_spec(spec) {
+            return opts.map(DriveSpec::Demo);
+        }
         if let Some(rest) = spec.strip_prefix("image:") {
             return crate::virtual_drive::Options::parse(rest).map(DriveSpec::Image);
         }
@@ -219,6 +226,9 @@ pub fn open(spec: Option<&str>) -> Result<Drive, Error> {
         DriveSpec::Image(opts) => Ok(Drive::new(Box::new(
             crate::virtual_drive::VirtualDrive::open(opts)?,
         ))),
+        DriveSpec::Demo(opts) => Ok(Drive::new(Box::new(crate::virtual_drive::demo::open(
+            opts,
+        )?))),
         DriveSpec::Device(path) => open_device(&path),
     }
 }
@@ -277,6 +287,18 @@ mod tests {
         ));
         assert!(matches!(
             DriveSpec::parse("image:x.cue,offset=abc"),
+            Err(Error::Spec(_))
+        ));
+        assert!(matches!(
+            DriveSpec::parse("demo").unwrap(),
+            DriveSpec::Demo(_)
+        ));
+        match DriveSpec::parse("demo,offset=48,vanish=3").unwrap() {
+            DriveSpec::Demo(o) => assert_eq!((o.offset, o.vanish), (48, Some(3))),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            DriveSpec::parse("demo,offset=x"),
             Err(Error::Spec(_))
         ));
     }

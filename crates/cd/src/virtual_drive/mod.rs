@@ -46,6 +46,18 @@
 //!   has no C2 support at all); `jitter=SAMPLES` shifts each READ CD command
 //!   by up to that many samples either way (and the drive then does not claim
 //!   an accurate stream); `seed=N` makes it all repeatable.
+//! - **a vanishing drive** `vanish=N`: after N READ CD commands the drive is
+//!   gone, as when a USB drive is unplugged: every later command fails with
+//!   [`Error::NoDevice`], which is what SG_IO gives for a device that went
+//!   away (ENODEV, or the host's "no connect"), so a caller cannot tell it
+//!   from a real one.
+//! - **a slow drive** `speed=N`: READ CD delivers at most N× real time (75·N
+//!   sectors a second), as a real drive does; demonstrations and tests of
+//!   interruption use it. Without it the virtual drive is as fast as it can be.
+//!
+//! [`generate`] builds discs (the model and their image) from a short
+//! description; [`demo`] is the built-in demo disc behind `--drive demo`
+//! (`demo[,options]` takes the same options as `image:`).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -61,6 +73,8 @@ use crate::mmc::sense::{self, Sense};
 use crate::mmc::{self, subq, C2Mode, SubChannel};
 use crate::transport::{Direction, Error, Transport};
 
+pub mod demo;
+pub mod generate;
 mod sectors;
 mod toc;
 
@@ -99,6 +113,10 @@ pub struct Options {
     pub jitter: u32,
     /// Seed of the fault generator.
     pub seed: u64,
+    /// READ CD commands served before the drive vanishes (`None`: never).
+    pub vanish: Option<u64>,
+    /// The most READ CD delivers, in multiples of real time (`None`: no limit).
+    pub speed: Option<u32>,
 }
 
 impl Options {
@@ -116,6 +134,8 @@ impl Options {
             c2: true,
             jitter: 0,
             seed: 1,
+            vanish: None,
+            speed: None,
         }
     }
 
@@ -126,9 +146,6 @@ impl Options {
     pub fn parse(spec: &str) -> Result<Options, Error> {
         // The path may itself hold commas: options start at the first
         // ",word=".
-        const KEYS: [&str; 9] = [
-            "offset", "overread", "cache", "bad", "flaky", "corrupt", "c2", "seed", "jitter",
-        ];
         let mut cut = spec.len();
         for (i, _) in spec.match_indices(',') {
             let rest = &spec[i + 1..];
@@ -143,6 +160,21 @@ impl Options {
             return Err(Error::Spec("image: needs a path (image:disc.cue)".into()));
         }
         let mut o = Options::new(path);
+        o.apply(opts)?;
+        Ok(o)
+    }
+
+    /// Applies `key=value` options separated by commas (the part of a spec
+    /// after the image path) to these settings.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] naming the option and what is wrong with it.
+    pub fn apply(&mut self, opts: &str) -> Result<(), Error> {
+        const KEYS: [&str; 11] = [
+            "offset", "overread", "cache", "bad", "flaky", "corrupt", "c2", "seed", "jitter",
+            "vanish", "speed",
+        ];
+        let o = self;
         let spec_err = |k: &str, v: &str, what: &str| Error::Spec(format!("{k}={v}: {what}"));
         for item in opts.split(',').filter(|s| !s.is_empty()) {
             let (k, v) = item
@@ -201,6 +233,21 @@ impl Options {
                         .parse()
                         .map_err(|_| spec_err(k, v, "expected a whole number"))?;
                 }
+                "speed" => {
+                    o.speed = Some(v.parse().ok().filter(|&n: &u32| n > 0).ok_or_else(|| {
+                        spec_err(
+                            k,
+                            v,
+                            "expected a speed in multiples of real time, 1 or more",
+                        )
+                    })?);
+                }
+                "vanish" => {
+                    o.vanish =
+                        Some(v.parse().map_err(|_| {
+                            spec_err(k, v, "expected a number of READ CD commands")
+                        })?);
+                }
                 _ => {
                     return Err(Error::Spec(format!(
                         "unknown option \"{k}\" (known: {})",
@@ -209,7 +256,7 @@ impl Options {
                 }
             }
         }
-        Ok(o)
+        Ok(())
     }
 }
 
@@ -276,6 +323,10 @@ pub struct VirtualDrive {
     last_sense: Option<Sense>,
     read_speed: u16,
     stats: Stats,
+    /// READ CD commands received (for `vanish`).
+    read_cds: u64,
+    /// What [`Transport::name`] says.
+    label: String,
 }
 
 fn image_err(path: &Path, reason: impl Into<String>) -> Error {
@@ -565,6 +616,7 @@ impl VirtualDrive {
             cd_text
         };
         let seed = opts.seed;
+        let label = format!("image:{}", opts.path.display());
         Ok(VirtualDrive {
             opts,
             disc,
@@ -578,6 +630,8 @@ impl VirtualDrive {
             last_sense: None,
             read_speed: 0xFFFF,
             stats: Stats::default(),
+            read_cds: 0,
+            label,
         })
     }
 
@@ -1270,6 +1324,21 @@ impl Transport for VirtualDrive {
     ) -> Result<usize, Error> {
         self.stats.commands += 1;
         let op = cdb.first().copied().unwrap_or(0xFF);
+        if let Some(n) = self.opts.vanish {
+            if self.read_cds >= n {
+                return Err(Error::NoDevice {
+                    device: self.label.clone(),
+                });
+            }
+            if op == mmc::OP_READ_CD {
+                self.read_cds += 1;
+            }
+        }
+        if let (Some(x), Some(r)) = (self.opts.speed, mmc::parse_read_cd_cdb(cdb)) {
+            // 75 sectors a second at 1×.
+            let secs = f64::from(r.count) / (75.0 * f64::from(x));
+            std::thread::sleep(Duration::from_secs_f64(secs.min(10.0)));
+        }
         if direction == Direction::ToDevice {
             let s = Sense::new(sense::KEY_ILLEGAL_REQUEST, sense::ASC_INVALID_OPCODE);
             self.last_sense = Some(s);
@@ -1285,6 +1354,6 @@ impl Transport for VirtualDrive {
     }
 
     fn name(&self) -> String {
-        format!("image:{}", self.opts.path.display())
+        self.label.clone()
     }
 }
