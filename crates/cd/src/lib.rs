@@ -12,6 +12,8 @@
 //! - [`transport`]: how commands reach a drive (Linux SG_IO, the virtual drive).
 //! - [`virtual_drive`]: a software drive answering MMC commands from a disc image
 //!   (and the built-in demo disc, and discs generated from a description).
+//! - [`rip`]: the secure reader, the source of PCM of the CD grabber: sectors
+//!   read until consistent, the read offset corrected, suspicious positions found.
 //!
 //! The burner will live here too; this crate does not encode audio (it decodes
 //! image files through `aj-codec`) or talk to online services (`aj-lookup`
@@ -23,6 +25,7 @@ pub mod cue;
 pub mod disc;
 pub mod id;
 pub mod mmc;
+pub mod rip;
 pub mod tocfile;
 pub mod transport;
 pub mod virtual_drive;
