@@ -2,10 +2,14 @@
 //!
 //! Sits between sources and sinks. [`convert`] changes the sample format
 //! (integer depth, float ↔ integer, always with TPDF dither when precision
-//! drops); [`resample`] changes the sample rate. With no stage asked for, the
-//! pipeline does not touch samples: lossless stays bit-exact.
+//! drops); [`resample`] changes the sample rate; [`deemphasis`] undoes CD
+//! pre-emphasis. [`loudness`] only measures (EBU R128 / ReplayGain 2.0).
+//! With no stage asked for, the pipeline does not touch samples: lossless
+//! stays bit-exact.
 
 #![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod deemphasis;
+pub mod loudness;
 pub mod resample;
