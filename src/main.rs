@@ -28,10 +28,13 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Convert(args) => cmd::convert::run(args),
         cli::Command::Info(args) => cmd::info::run(args),
+        cli::Command::Gain(args) => cmd::gain::run(args),
         cli::Command::Disc(cli::DiscCommand::Id(args)) => cmd::disc_id::run(args),
         cli::Command::Disc(cli::DiscCommand::Info(args)) => cmd::disc_info::run(args),
         cli::Command::Disc(cli::DiscCommand::Eject(args)) => cmd::disc_info::eject(args),
         cli::Command::Drive(cli::DriveCommand::List(args)) => cmd::drive::list(args),
+        cli::Command::Rip(args) => cmd::rip::run(args),
+        cli::Command::Drive(cli::DriveCommand::Offset(args)) => cmd::rip::find_offset(args),
         cli::Command::Port(args) => cmd::port::run(args),
         cli::Command::Serve(args) => cmd::serve::run(args),
     };

@@ -152,7 +152,13 @@ fn plain_line(event: &Event) -> Option<String> {
             s.skipped,
             if s.cancelled { " (interrupted)" } else { "" }
         ),
-        Event::Progress { .. } | Event::Stage { .. } => return None,
+        Event::Warning { message } => format!("note: {message}"),
+        Event::Progress { .. }
+        | Event::Stage { .. }
+        | Event::RipStarted(_)
+        | Event::TrackStarted { .. }
+        | Event::TrackDone(_)
+        | Event::DiscInfo { .. } => return None,
     })
 }
 
@@ -232,7 +238,12 @@ impl Bars {
                     let _ = self.multi.println(line);
                 }
             }
-            Event::Progress { .. } => {}
+            Event::Progress { .. }
+            | Event::RipStarted(_)
+            | Event::TrackStarted { .. }
+            | Event::TrackDone(_)
+            | Event::Warning { .. }
+            | Event::DiscInfo { .. } => {}
         }
     }
 }

@@ -731,6 +731,18 @@ fn check_schema(doc: &Value, schema: &Value, value: &Value, at: &str) {
         let name = r.strip_prefix("#/components/schemas/").unwrap();
         return check_schema(doc, &doc["components"]["schemas"][name], value, at);
     }
+    if let Some(d) = schema.get("discriminator") {
+        let prop = d["propertyName"].as_str().unwrap();
+        let kind = value[prop]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: no {prop} in {value}"));
+        let target = &d["mapping"][kind];
+        assert!(
+            target.is_string(),
+            "{at}: {prop} {kind} is not in the mapping"
+        );
+        return check_schema(doc, &json!({ "$ref": target }), value, at);
+    }
     if value.is_null() {
         assert!(
             schema["nullable"] == true || schema.get("type").is_none(),
@@ -1104,4 +1116,70 @@ fn after_kill_9_the_job_is_interrupted_temps_are_removed_and_retry_skips_finishe
     assert_eq!(temps_in(&out), expected);
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn rip_and_disc_info_jobs_run_through_the_daemon() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 2);
+
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({"kind": "disc_info", "drive": "demo"})),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = job_id(&r);
+    let job = api.wait_for(id, &["done", "failed"]);
+    assert_eq!(job["state"], "done", "{job}");
+    let log = api.get(&format!("/api/v1/jobs/{id}/log"));
+    let info = log.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["event"] == "disc_info")
+        .unwrap_or_else(|| panic!("{}", log.body))
+        .clone();
+    assert_eq!(info["event"]["info"]["tracks"].as_array().unwrap().len(), 5);
+
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({"kind": "rip", "drive": "demo", "output_dir": "rip", "offline": true})),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = job_id(&r);
+    let job = api.wait_for(id, &["done", "failed"]);
+    assert_eq!(job["state"], "done", "{job}");
+    let flacs = std::fs::read_dir(lib.join("rip"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "flac")
+        })
+        .count();
+    assert_eq!(flacs, 5);
+    let log = api.get(&format!("/api/v1/jobs/{id}/log"));
+    let done = log.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["event"] == "track_done")
+        .count();
+    assert_eq!(done, 5);
+
+    // A rip may not write outside the library, nor read an image from there.
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({"kind": "rip", "drive": "demo", "output_dir": "../escape", "offline": true})),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({"kind": "disc_info", "drive": "image:/etc/passwd"})),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
 }

@@ -30,7 +30,37 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<Outcome> {
 /// Stage two of flag parsing: checks ranges and combinations, builds the spec.
 fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
     let format: Format = args.format.parse()?;
-    if let Some(level) = args.level {
+    let encoder = encoder_options(format, args.level, args.quality, args.bitrate, args.abr)?;
+    if args.jobs == Some(0) {
+        return Err("--jobs must be at least 1".into());
+    }
+    if let Some(dir) = &args.output_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("{} is not a folder", dir.display()));
+        }
+    }
+    Ok(ConvertSpec {
+        inputs: args.inputs,
+        format,
+        output_dir: args.output_dir,
+        encoder,
+        overwrite: args.overwrite,
+        verify: !args.no_verify,
+        threads: args.jobs.unwrap_or(0),
+        replaygain: args.replaygain,
+    })
+}
+
+/// Checks the encoder flags shared by `aj convert` and `aj rip` against the
+/// format and builds the encoder options.
+pub(crate) fn encoder_options(
+    format: Format,
+    level: Option<u8>,
+    quality: Option<f32>,
+    bitrate: Option<u32>,
+    abr: Option<u32>,
+) -> Result<EncoderOptions, String> {
+    if let Some(level) = level {
         if format != Format::Flac {
             return Err(format!("--level applies to FLAC only, not {format}"));
         }
@@ -38,7 +68,7 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             return Err(format!("--level {level} is out of range (0 to 8)"));
         }
     }
-    if let Some(q) = args.quality {
+    if let Some(q) = quality {
         let (lo, hi) = match format {
             Format::Mp3 => (0.0, 9.0),
             Format::Ogg => (-1.0, 10.0),
@@ -53,11 +83,11 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
                 "--quality {q} is out of range for {format} ({lo} to {hi})"
             ));
         }
-        if args.bitrate.is_some() {
+        if bitrate.is_some() {
             return Err("give --quality (VBR) or --bitrate, not both".into());
         }
     }
-    if let Some(b) = args.bitrate {
+    if let Some(b) = bitrate {
         let (lo, hi) = match format {
             Format::Mp3 => (8, 320),
             Format::Opus => (6, 510),
@@ -81,7 +111,7 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             ));
         }
     }
-    if let Some(b) = args.abr {
+    if let Some(b) = abr {
         if format != Format::Mp3 {
             return Err(format!("--abr applies to MP3 only, not {format}"));
         }
@@ -89,34 +119,18 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             return Err(format!("--abr {b} is out of range (8 to 320 kb/s)"));
         }
     }
-    if args.jobs == Some(0) {
-        return Err("--jobs must be at least 1".into());
-    }
-    if let Some(dir) = &args.output_dir {
-        if dir.exists() && !dir.is_dir() {
-            return Err(format!("{} is not a folder", dir.display()));
-        }
-    }
-    Ok(ConvertSpec {
-        inputs: args.inputs,
-        format,
-        output_dir: args.output_dir,
-        encoder: EncoderOptions {
-            level: args.level,
-            quality: args.quality,
-            bitrate: args.bitrate.or(args.abr),
-            abr: args.abr.is_some(),
-            threads: None,
-        },
-        overwrite: args.overwrite,
-        verify: !args.no_verify,
-        threads: args.jobs.unwrap_or(0),
+    Ok(EncoderOptions {
+        level,
+        quality,
+        bitrate: bitrate.or(abr),
+        abr: abr.is_some(),
+        threads: None,
     })
 }
 
 /// First Ctrl-C (or SIGTERM): stop cooperatively, removing partial outputs.
 /// Second: remove the temporary outputs and leave at once.
-fn install_interrupt_handler(cancel: &CancelToken) {
+pub(crate) fn install_interrupt_handler(cancel: &CancelToken) {
     let cancel = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if cancel.is_cancelled() {

@@ -1,12 +1,11 @@
 //! `aj disc info` and `aj disc eject`.
 
-use aj_cd::disc::{Disc, Track};
+use aj_cd::disc::Track;
 use aj_cd::id::DiscIds;
-use aj_cd::mmc::scan::{self, DiscReport, Uncertain};
+use aj_cd::mmc::scan::{self, DiscReport};
 use aj_cd::mmc::Drive;
 use aj_cd::transport::{self, Error as DriveError};
 use aj_core::{Lba, Msf};
-use serde_json::{json, Value};
 
 use crate::cli::{DiscEjectArgs, DiscInfoArgs};
 use crate::Outcome;
@@ -29,7 +28,7 @@ pub fn run(args: DiscInfoArgs) -> anyhow::Result<Outcome> {
     let name = drive.name();
     let report = scan::read_disc(&mut drive).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let ids = DiscIds::compute(&report.disc);
-    let value = to_json(&name, &report, ids.as_ref().ok());
+    let value = aj_jobs::disc::to_json(&name, &report, ids.as_ref().ok());
     if args.json {
         println!("{}", serde_json::to_string(&value)?);
     } else {
@@ -70,63 +69,6 @@ fn pregap_cell(r: &DiscReport, t: &Track) -> String {
 
 fn msf_at(lba: Lba) -> String {
     Msf::from_lba(lba).map_or_else(|| format!("LBA {}", lba.0), |m| m.to_string())
-}
-
-fn track_json(disc: &Disc, t: &Track) -> Value {
-    let text = disc.track_text(t.number);
-    json!({
-        "number": t.number,
-        "session": t.session,
-        "start": t.start.0,
-        "pregap": t.pregap_sectors(),
-        "length": disc.track_sectors(t.number),
-        "indexes": t.all_indexes().map(|i| json!({"number": i.number, "start": i.start.0})).collect::<Vec<_>>(),
-        "isrc": t.isrc,
-        "title": text.and_then(|f| f.title.clone()),
-        "performer": text.and_then(|f| f.performer.clone()),
-        "preemphasis": t.control.preemphasis,
-        "copy_permitted": t.control.copy_permitted,
-        "data": t.control.data,
-    })
-}
-
-/// A pregap or index start hidden by unreadable sub-channel: where it can
-/// be (`first`…`last`, LBAs), the unreadable sectors, and what `tracks`
-/// holds (`null`: nothing recorded).
-fn uncertain_json(u: &Uncertain) -> Value {
-    json!({
-        "track": u.track,
-        "index": u.index,
-        "first": u.range.start().0,
-        "last": u.range.end().0,
-        "unreadable": u.unreadable.as_ref().map(|r| [r.start().0, r.end().0]),
-        "taken": u.taken.map(|l| l.0),
-    })
-}
-
-fn to_json(name: &str, r: &DiscReport, ids: Option<&DiscIds>) -> Value {
-    let d = &r.disc;
-    let mut v = json!({
-        "drive": name,
-        "kind": d.kind().to_string(),
-        "first_track": d.first_track_number(),
-        "last_track": d.last_track_number(),
-        "leadout": d.leadout.0,
-        "sessions": d.sessions.iter().map(|s| json!({"number": s.number, "leadout": s.leadout.0})).collect::<Vec<_>>(),
-        "hidden_track": d.hidden_track().map_or(0, |h| h.end.0 - h.start.0),
-        "mcn": d.mcn,
-        "tracks": d.tracks.iter().map(|t| track_json(d, t)).collect::<Vec<_>>(),
-        "cdtext": d.cdtext,
-        "notes": r.notes,
-        "uncertain": r.uncertain.iter().map(uncertain_json).collect::<Vec<_>>(),
-    });
-    if let (Some(ids), Some(obj)) = (ids, v.as_object_mut()) {
-        obj.insert("musicbrainz".into(), json!(ids.musicbrainz));
-        obj.insert("cddb".into(), json!(ids.cddb));
-        obj.insert("accuraterip".into(), json!(ids.accuraterip));
-        obj.insert("ctdb".into(), json!(ids.ctdb));
-    }
-    v
 }
 
 fn print_human(name: &str, r: &DiscReport, ids: &Result<DiscIds, aj_cd::id::IdError>) {

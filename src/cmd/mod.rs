@@ -4,6 +4,8 @@ pub mod convert;
 pub mod disc_id;
 pub mod disc_info;
 pub mod drive;
+pub mod gain;
 pub mod info;
 pub mod port;
+pub mod rip;
 pub mod serve;

@@ -61,6 +61,12 @@ impl FileSink {
         })
     }
 
+    /// The tags [`FileSink::finish_verified`] will write. A stage that learns
+    /// something from the audio itself (its loudness) adds to them until then.
+    pub fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.options.tags
+    }
+
     /// True when [`FileSink::finish_verified`] will verify the output.
     pub fn verifies(&self) -> bool {
         self.digest.is_some()

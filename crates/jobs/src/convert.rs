@@ -14,8 +14,10 @@ use aj_codec::sink::{FileSink, FileSinkOptions};
 use aj_codec::{decode, tags, Format};
 use aj_core::{AudioSpec, CancelToken, Processor, SampleFormat, Sink};
 use aj_dsp::convert::FormatConverter;
+use aj_dsp::loudness::{LoudnessMeter, Measurement, PeakMode, ReplayGain};
 
 use crate::engine::Event;
+use crate::replaygain::{self, AlbumGains};
 
 /// Extensions picked up when a folder is given as input. Files named one by one
 /// are always tried, whatever their name: the decoder probes the content.
@@ -50,6 +52,11 @@ pub struct ConvertSpec {
     /// Files converted at once; 0 = one per core.
     #[serde(default)]
     pub threads: usize,
+    /// Write ReplayGain 2.0 tags (`R128_*` in Opus): each file's track gain,
+    /// measured on the decoded samples during the conversion, and an album
+    /// gain over the files converted into the same folder in this run.
+    #[serde(default)]
+    pub replaygain: bool,
 }
 
 fn yes() -> bool {
@@ -67,6 +74,7 @@ impl ConvertSpec {
             overwrite: false,
             verify: true,
             threads: 0,
+            replaygain: false,
         }
     }
 
@@ -301,8 +309,26 @@ fn same_file(a: &Path, b: &Path) -> bool {
     normalise(a) == normalise(b)
 }
 
+/// Album gain bookkeeping for a job: one [`AlbumGains`] per run, over the
+/// outputs of the items planned to be converted (none when the spec does not
+/// ask for ReplayGain).
+pub fn album_gains(spec: &ConvertSpec, plan: &[Item]) -> AlbumGains {
+    if !spec.replaygain {
+        return AlbumGains::disabled();
+    }
+    AlbumGains::new(
+        spec.format,
+        plan.iter().filter_map(|i| match &i.plan {
+            Planned::Convert(o) => Some(o.as_path()),
+            _ => None,
+        }),
+    )
+}
+
 /// Runs one item's pipeline and reports its events. Folders it creates for
 /// the output are added to `created_dirs` (see [`remove_empty_dirs`]).
+/// ReplayGain track values are written without album values; a job uses
+/// [`run_item_with_album`].
 pub fn run_item(
     spec: &ConvertSpec,
     item: &Item,
@@ -310,6 +336,57 @@ pub fn run_item(
     on_event: &(dyn Fn(Event) + Sync),
     created_dirs: &Mutex<Vec<PathBuf>>,
 ) -> ItemOutcome {
+    run_item_with_album(
+        spec,
+        item,
+        cancel,
+        on_event,
+        created_dirs,
+        &AlbumGains::disabled(),
+    )
+}
+
+/// [`run_item`], also gathering the album gain of the item's output folder
+/// in `albums` (from [`album_gains`]). The item that ends a folder writes the
+/// album values into all of the folder's outputs; if that fails for a file,
+/// this item fails with a message naming it.
+pub fn run_item_with_album(
+    spec: &ConvertSpec,
+    item: &Item,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+    created_dirs: &Mutex<Vec<PathBuf>>,
+    albums: &AlbumGains,
+) -> ItemOutcome {
+    let (outcome, written) = run_one(spec, item, cancel, on_event, created_dirs);
+    let Planned::Convert(output) = &item.plan else {
+        return outcome;
+    };
+    let failures = albums.item_ended(item.index, &item.input, output, written.as_ref());
+    if failures.is_empty() {
+        return outcome;
+    }
+    let list: Vec<String> = failures
+        .iter()
+        .map(|f| format!("{}: {}", f.output.display(), f.error))
+        .collect();
+    on_event(Event::FileFailed {
+        index: item.index,
+        input: item.input.clone(),
+        error: format!("cannot write the album gain into {}", list.join("; ")),
+    });
+    ItemOutcome::Failed
+}
+
+/// One item: its outcome, and for a written output with ReplayGain asked
+/// for, its loudness measurement.
+fn run_one(
+    spec: &ConvertSpec,
+    item: &Item,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+    created_dirs: &Mutex<Vec<PathBuf>>,
+) -> (ItemOutcome, Option<Measurement>) {
     let fail = |error: String| {
         on_event(Event::FileFailed {
             index: item.index,
@@ -329,20 +406,26 @@ pub fn run_item(
     };
     let output = match &item.plan {
         Planned::Convert(o) => o.clone(),
-        Planned::Skip { output, reason } => return skip(output, reason),
-        Planned::Fail(e) => return fail(e.clone()),
+        Planned::Skip { output, reason } => return (skip(output, reason), None),
+        Planned::Fail(e) => return (fail(e.clone()), None),
     };
     if output.is_dir() {
-        return fail(format!(
-            "a folder is in the way of the output {}",
-            output.display()
-        ));
+        return (
+            fail(format!(
+                "a folder is in the way of the output {}",
+                output.display()
+            )),
+            None,
+        );
     }
     if !spec.overwrite && output.symlink_metadata().is_ok() {
-        return skip(&output, "output exists (use --overwrite to replace it)");
+        return (
+            skip(&output, "output exists (use --overwrite to replace it)"),
+            None,
+        );
     }
     match convert_file(spec, item, &output, cancel, on_event, created_dirs) {
-        Ok((frames, verified)) => {
+        Ok((frames, verified, measurement)) => {
             on_event(Event::FileDone {
                 index: item.index,
                 input: item.input.clone(),
@@ -350,11 +433,11 @@ pub fn run_item(
                 frames,
                 verified,
             });
-            ItemOutcome::Done
+            (ItemOutcome::Done, measurement)
         }
         // Whatever error a cancelled pipeline stopped with, it was cancelled.
-        Err(_) if cancel.is_cancelled() => skip(&output, "cancelled"),
-        Err(error) => fail(error),
+        Err(_) if cancel.is_cancelled() => (skip(&output, "cancelled"), None),
+        Err(error) => (fail(error), None),
     }
 }
 
@@ -367,7 +450,7 @@ fn convert_file(
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
     created_dirs: &Mutex<Vec<PathBuf>>,
-) -> Result<(u64, bool), String> {
+) -> Result<(u64, bool, Option<Measurement>), String> {
     let mut decoder = decode::open(&item.input).map_err(|e| e.to_string())?;
     let info = decoder.info().clone();
     let src_spec = decoder.spec();
@@ -408,6 +491,12 @@ fn convert_file(
         verify: spec.verify,
     };
     let mut sink = FileSink::create(output, target, options).map_err(|e| out_err(e.to_string()))?;
+    // ReplayGain: the decoded samples are measured as they go by.
+    let mut meter = if spec.replaygain {
+        Some(LoudnessMeter::new(src_spec, PeakMode::Sample).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
 
     let total = decoder.total_frames().map(|f| f.0);
     on_event(Event::FileStarted {
@@ -421,6 +510,9 @@ fn convert_file(
     let mut last_report = Instant::now();
     while let Some(block) = decoder.read(BLOCK_FRAMES).map_err(|e| e.to_string())? {
         cancel.check().map_err(|e| e.to_string())?;
+        if let Some(m) = meter.as_mut() {
+            m.add(&block).map_err(|e| e.to_string())?;
+        }
         let block = converter.process(block).map_err(|e| e.to_string())?;
         sink.write(&block).map_err(|e| out_err(e.to_string()))?;
         frames += block.frames() as u64;
@@ -431,6 +523,11 @@ fn convert_file(
     }
     cancel.check().map_err(|e| e.to_string())?;
     on_event(progress(item, frames, total.or(Some(frames))));
+    let measurement = meter.map(|m| m.measurement());
+    if let Some(m) = &measurement {
+        let track = ReplayGain::from_measurement(m, false);
+        replaygain::set_track_tags(sink.tags_mut(), spec.format, track.as_ref());
+    }
     if sink.verifies() {
         on_event(Event::Stage {
             index: item.index,
@@ -442,7 +539,7 @@ fn convert_file(
         aj_codec::Error::Corrupt(msg) => msg,
         other => out_err(other.to_string()),
     })?;
-    Ok((frames, verified))
+    Ok((frames, verified, measurement))
 }
 
 /// Removes the folders a job created that stayed empty (its items failed or
@@ -467,6 +564,7 @@ fn progress(item: &Item, frames: u64, total: Option<u64>) -> Event {
         frames,
         total_frames: total,
         percent,
+        drive: None,
     }
 }
 
@@ -578,7 +676,9 @@ mod tests {
             r#"{"kind":"convert","inputs":["x.wav"],"format":"mp3","encoder":{"quality":0}}"#,
         )
         .unwrap();
-        let crate::JobSpec::Convert(c) = job;
+        let crate::JobSpec::Convert(c) = job else {
+            panic!("not a convert job: {job:?}")
+        };
         assert_eq!(c.encoder.quality, Some(0.0));
         assert!(c.verify);
     }

@@ -13,6 +13,8 @@ use crate::convert::{self, ConvertSpec, Item, ItemOutcome};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobSpec {
     Convert(ConvertSpec),
+    Rip(crate::rip::RipSpec),
+    DiscInfo(crate::disc::DiscInfoSpec),
 }
 
 /// What a running job reports. Serialised with an `"event"` field naming the
@@ -42,6 +44,9 @@ pub enum Event {
         frames: u64,
         total_frames: Option<u64>,
         percent: Option<f64>,
+        /// Where a drive is reading (rip jobs only).
+        #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+        drive: Option<DriveProgress>,
     },
     /// A file entered a later stage (`"verify"`: decoding the output again).
     Stage {
@@ -73,13 +78,46 @@ pub enum Event {
         output: Option<PathBuf>,
         reason: String,
     },
+    /// A rip job found its disc: what it is and what will be done.
+    RipStarted(Box<crate::rip::RipStarted>),
+    /// A track of a rip began (its file, when it has its own, is being written).
+    TrackStarted {
+        index: usize,
+        track: u8,
+        #[serde(with = "lossy_path")]
+        file: PathBuf,
+        frames: u64,
+    },
+    /// A track of a rip was read and checked.
+    TrackDone(Box<crate::rip::TrackDone>),
+    /// What a disc-info job found (the document `aj disc info --json` prints).
+    DiscInfo {
+        info: serde_json::Value,
+    },
+    /// Something the user should know that is not a failure (offline, an
+    /// offset not configured, samples outside the disc filled with zeros).
+    Warning {
+        message: String,
+    },
     Summary(Summary),
+}
+
+/// Where a rip is on the disc, carried by [`Event::Progress`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DriveProgress {
+    pub track: u8,
+    /// The sector being read.
+    pub sector: i32,
+    /// Reading speed in multiples of real time.
+    pub speed: f64,
+    /// Sectors read again so far in this track.
+    pub retries: u64,
 }
 
 /// Paths in events are text: JSON has no other way to carry them. A path that
 /// is not valid UTF-8 is shown with replacement characters rather than
 /// dropping the event.
-mod lossy_path {
+pub(crate) mod lossy_path {
     use std::path::{Path, PathBuf};
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -117,6 +155,9 @@ pub struct Summary {
     pub failed: usize,
     pub skipped: usize,
     pub cancelled: bool,
+    /// For a rip: how the tracks were verified.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub rip: Option<crate::rip::RipTotals>,
 }
 
 impl Summary {
@@ -131,6 +172,8 @@ impl Summary {
 pub fn run(spec: &JobSpec, cancel: &CancelToken, on_event: &(dyn Fn(Event) + Sync)) -> Summary {
     match spec {
         JobSpec::Convert(c) => run_convert(c, cancel, on_event),
+        JobSpec::DiscInfo(d) => crate::disc::run(d, cancel, on_event),
+        JobSpec::Rip(r) => crate::rip::run(r, &crate::rip::RipContext::default(), cancel, on_event),
     }
 }
 
@@ -155,6 +198,7 @@ fn run_convert(
     let summary = Mutex::new(Summary::default());
     let next = AtomicUsize::new(0);
     let created_dirs = Mutex::new(Vec::new());
+    let albums = convert::album_gains(spec, &plan);
     let tally = |outcome: &ItemOutcome| {
         let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
         match outcome {
@@ -172,7 +216,14 @@ fn run_convert(
                     on_event(skip(item, "cancelled"));
                     ItemOutcome::Skipped
                 } else {
-                    convert::run_item(spec, item, cancel, on_event, &created_dirs)
+                    convert::run_item_with_album(
+                        spec,
+                        item,
+                        cancel,
+                        on_event,
+                        &created_dirs,
+                        &albums,
+                    )
                 };
                 tally(&outcome);
             });

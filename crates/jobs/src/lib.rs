@@ -10,8 +10,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod convert;
+pub mod disc;
 pub mod engine;
+pub mod replaygain;
+pub mod rip;
 
 pub use convert::ConvertSpec;
 pub use engine::{run, Event, JobSpec, Summary};

@@ -436,6 +436,9 @@ impl Manager {
                 c.threads = 1 + extra;
                 (JobSpec::Convert(c), extra)
             }
+            // A rip encodes one track at a time: the slot it holds.
+            JobSpec::Rip(r) => (JobSpec::Rip(r), 0),
+            JobSpec::DiscInfo(d) => (JobSpec::DiscInfo(d), 0),
         }
     }
 
@@ -524,6 +527,20 @@ impl Tracker {
             Event::Summary(_) => {
                 self.stage = "done".into();
             }
+            Event::RipStarted(r) => {
+                self.items = r.tracks.len();
+                self.stage = "rip".into();
+            }
+            Event::TrackStarted { index, file, .. } => {
+                self.current.insert(*index, 0.0);
+                self.item = index + 1;
+                self.file = Some(file.to_string_lossy().into_owned());
+            }
+            Event::TrackDone(d) => {
+                self.current.remove(&d.index);
+                self.finished += 1;
+            }
+            Event::Warning { .. } | Event::DiscInfo { .. } => {}
         }
     }
 
@@ -589,6 +606,7 @@ mod tests {
             frames: 50,
             total_frames: Some(100),
             percent: Some(50.0),
+            drive: None,
         });
         let p = t.due().unwrap();
         assert_eq!((p.item, p.items, p.percent), (1, 2, 25.0));

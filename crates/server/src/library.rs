@@ -117,7 +117,36 @@ impl Library {
     pub fn confine(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
         match spec {
             JobSpec::Convert(c) => self.confine_convert(c).map(JobSpec::Convert),
+            JobSpec::Rip(r) => self.confine_rip(r).map(JobSpec::Rip),
+            JobSpec::DiscInfo(d) => {
+                self.confine_drive(d.drive.as_deref())?;
+                Ok(JobSpec::DiscInfo(d))
+            }
         }
+    }
+
+    /// A virtual drive's image must lie inside the roots.
+    fn confine_drive(&self, drive: Option<&str>) -> Result<(), ApiError> {
+        if let Some(rest) = drive.and_then(|d| d.strip_prefix("image:")) {
+            let opts = aj_cd::virtual_drive::Options::parse(rest)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            self.resolve(&opts.path)?;
+        }
+        Ok(())
+    }
+
+    /// A rip writes into a folder inside the roots; a virtual drive's image
+    /// must be inside them too. Real drives and the demo disc need no path.
+    fn confine_rip(
+        &self,
+        mut spec: aj_jobs::rip::RipSpec,
+    ) -> Result<aj_jobs::rip::RipSpec, ApiError> {
+        spec.output_dir = self.resolve(&spec.output_dir)?;
+        self.confine_drive(spec.drive.as_deref())?;
+        if spec.encoder.level.is_some_and(|l| l > 8) {
+            return Err(ApiError::bad_request("FLAC levels are 0 to 8"));
+        }
+        Ok(spec)
     }
 
     fn confine_convert(&self, mut spec: ConvertSpec) -> Result<ConvertSpec, ApiError> {
@@ -316,10 +345,19 @@ impl Library {
     ///
     /// Reads the file system; nothing else is touched.
     pub fn remove_stale_temps(&self, spec: &JobSpec) -> Vec<PathBuf> {
-        let JobSpec::Convert(c) = spec;
         let mut removed = Vec::new();
         let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<String>> = Default::default();
-        for item in aj_jobs::convert::plan(c, &CancelToken::new()) {
+        let items = match spec {
+            JobSpec::Convert(c) => aj_jobs::convert::plan(c, &CancelToken::new()),
+            // A rip's names depend on the disc: every temporary file in its
+            // folder is one of its own.
+            JobSpec::Rip(r) => {
+                by_dir.insert(r.output_dir.clone(), Vec::new());
+                Vec::new()
+            }
+            JobSpec::DiscInfo(_) => Vec::new(),
+        };
+        for item in items {
             let Some(out) = item.output() else { continue };
             let (Some(dir), Some(name)) = (out.parent(), out.file_name()) else {
                 continue;
@@ -341,8 +379,9 @@ impl Library {
             };
             for e in read.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let stale =
-                    name.ends_with(TEMP_SUFFIX) && prefixes.iter().any(|p| is_temp_of(&name, p));
+                let stale = name.ends_with(TEMP_SUFFIX)
+                    && name.starts_with('.')
+                    && (prefixes.is_empty() || prefixes.iter().any(|p| is_temp_of(&name, p)));
                 if stale && e.file_type().is_ok_and(|t| t.is_file()) {
                     let path = dir.join(&name);
                     if std::fs::remove_file(&path).is_ok() {

@@ -90,9 +90,9 @@ fn schemas() -> Value {
                 "threads": { "type": "integer", "minimum": 0, "maximum": MAX_THREADS, "nullable": true, "description": "Threads inside one encoder (FLAC)" }
             }
         },
-        "JobSpec": {
+        "ConvertJob": {
             "type": "object",
-            "description": "A job, as `aj convert` builds it. Paths are relative to a library folder or absolute inside one.",
+            "description": "A conversion, as `aj convert` builds it. Paths are relative to a library folder or absolute inside one.",
             "required": ["kind", "inputs", "format"],
             "properties": {
                 "kind": { "type": "string", "enum": ["convert"] },
@@ -102,7 +102,56 @@ fn schemas() -> Value {
                 "encoder": { "$ref": "#/components/schemas/EncoderOptions" },
                 "overwrite": { "type": "boolean", "default": false },
                 "verify": { "type": "boolean", "default": true, "description": "Decode lossless outputs again and compare" },
-                "threads": { "type": "integer", "minimum": 0, "maximum": MAX_THREADS, "default": 0, "description": "Files at once; 0: one per core" }
+                "threads": { "type": "integer", "minimum": 0, "maximum": MAX_THREADS, "default": 0, "description": "Files at once; 0: one per core" },
+                "replaygain": { "type": "boolean", "default": false, "description": "Write ReplayGain 2.0 tags (R128_* in Opus): track gain, and album gain per output folder" }
+            }
+        },
+        "RipJob": {
+            "type": "object",
+            "description": "A rip, as `aj rip` builds it. The output folder is relative to a library folder or absolute inside one.",
+            "required": ["kind", "output_dir"],
+            "properties": {
+                "kind": { "type": "string", "enum": ["rip"] },
+                "drive": { "type": "string", "nullable": true, "description": "/dev/srN, demo, or image:PATH[,options] (the image inside a library folder); null: the first drive" },
+                "output_dir": { "type": "string", "description": "Where the tracks, cue sheet and log go" },
+                "format": { "type": "string", "enum": formats, "default": "flac" },
+                "encoder": { "$ref": "#/components/schemas/EncoderOptions" },
+                "mode": { "type": "string", "enum": ["secure", "burst", "test-and-copy"], "default": "secure" },
+                "retries": { "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64, "default": 20 },
+                "offset": { "type": "integer", "minimum": -2_147_483_648_i64, "maximum": 2_147_483_647, "nullable": true, "description": "Read offset in samples; null: remembered for the drive, else 0" },
+                "gaps": { "type": "string", "enum": ["append", "prepend", "discard"], "default": "append" },
+                "image": { "type": "boolean", "default": false },
+                "deemphasize": { "type": "boolean", "default": false },
+                "release": { "type": "string", "nullable": true, "description": "MusicBrainz release ID" },
+                "resume": { "type": "boolean", "default": false },
+                "offline": { "type": "boolean", "default": false },
+                "verify": { "type": "boolean", "default": true },
+                "speed_kbs": { "type": "integer", "minimum": 0, "maximum": 65535, "nullable": true }
+            }
+        },
+        "DiscInfoJob": {
+            "type": "object",
+            "description": "Read a drive's disc: table of contents, pregaps, MCN, ISRCs, CD-TEXT, identities (the job's log holds a disc_info event)",
+            "required": ["kind"],
+            "properties": {
+                "kind": { "type": "string", "enum": ["disc_info"] },
+                "drive": { "type": "string", "nullable": true }
+            }
+        },
+        "JobSpec": {
+            "description": "A job: a conversion, a rip, or reading a disc",
+            "oneOf": [
+                { "$ref": "#/components/schemas/ConvertJob" },
+                { "$ref": "#/components/schemas/RipJob" },
+                { "$ref": "#/components/schemas/DiscInfoJob" }
+            ],
+            "discriminator": {
+                "propertyName": "kind",
+                "mapping": {
+                    "convert": "#/components/schemas/ConvertJob",
+                    "rip": "#/components/schemas/RipJob",
+                    "disc_info": "#/components/schemas/DiscInfoJob"
+                }
             }
         },
         "Progress": {
@@ -133,7 +182,12 @@ fn schemas() -> Value {
                     "type": "object", "nullable": true,
                     "properties": {
                         "ok": { "type": "integer" }, "failed": { "type": "integer" },
-                        "skipped": { "type": "integer" }, "cancelled": { "type": "boolean" }
+                        "skipped": { "type": "integer" }, "cancelled": { "type": "boolean" },
+                        "accurate": { "type": "integer", "description": "Rips: tracks AccurateRip found accurate" },
+                        "inaccurate": { "type": "integer" },
+                        "unverified": { "type": "integer" },
+                        "ctdb": { "type": "string", "enum": ["match", "mismatch", "not_found", "offline", "not_checked"] },
+                        "ctdb_confidence": { "type": "integer" }
                     }
                 },
                 "error": { "type": "string", "nullable": true },

@@ -1,0 +1,670 @@
+//! `aj rip` with the real binary on the built-in demo disc and the virtual
+//! drive's faults, verified against `accuraterip-checksum` (whipper) and
+//! against a local server answering in the online services' formats.
+
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aj_lookup::accuraterip::{encode_dbar, ArDatabase, ArRecord, ArTrackEntry};
+use aj_testkit::http::{FixtureServer, Route};
+use serde_json::Value;
+use util::{aj, decode_all, s, Run};
+
+/// Runs `aj` with the services pointed at `base` (or at nothing) and a
+/// private configuration file.
+fn rip_env(args: &[&str], base: Option<&str>, config: &Path) -> Run {
+    let mut c = aj();
+    c.args(args).env("AJ_CONFIG", config);
+    let base = base.unwrap_or("http://127.0.0.1:9");
+    for k in [
+        "AJ_ACCURATERIP_URL",
+        "AJ_CTDB_URL",
+        "AJ_MUSICBRAINZ_URL",
+        "AJ_GNUDB_URL",
+        "AJ_COVERART_URL",
+    ] {
+        c.env(k, base);
+    }
+    let out = c.output().unwrap();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn offline(drive: &str, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["rip", "--drive", drive, "-o", s(out), "--offline", "--json"];
+    args.extend_from_slice(extra);
+    rip_env(&args, None, &out.with_extension("toml"))
+}
+
+/// `track → (crc32, ar_v1, ar_v2)` from a run's `track_done` events.
+fn crcs(run: &Run) -> BTreeMap<u64, (String, String, String)> {
+    run.named("track_done")
+        .iter()
+        .map(|d| {
+            (
+                d["track"].as_u64().unwrap(),
+                (
+                    d["crc32"].as_str().unwrap().to_string(),
+                    d["ar_v1"].as_str().unwrap_or("").to_string(),
+                    d["ar_v2"].as_str().unwrap_or("").to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn files_of(run: &Run) -> BTreeMap<u64, PathBuf> {
+    run.named("track_done")
+        .iter()
+        .map(|d| {
+            (
+                d["track"].as_u64().unwrap(),
+                PathBuf::from(d["file"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// The clean rip of the demo disc, done once per test that needs it.
+fn clean(dir: &Path) -> Run {
+    let r = offline("demo", &dir.join("clean"), &[]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    r
+}
+
+/// The file's samples as 16-bit little-endian bytes.
+fn pcm_bytes(path: &Path) -> Vec<u8> {
+    let (spec, samples) = decode_all(path);
+    assert_eq!((spec.sample_rate, spec.channels), (44_100, 2));
+    samples
+        .iter()
+        .flat_map(|&v| (v as i16).to_le_bytes())
+        .collect()
+}
+
+fn accuraterip_checksum(wav: &Path, track: u64, total: u64, version: &str) -> String {
+    let out = Command::new("accuraterip-checksum")
+        .args([version, s(wav), &track.to_string(), &total.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_uppercase()
+}
+
+#[test]
+fn demo_rip_matches_independent_checksums_and_seals_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = clean(dir.path());
+    let done = r.named("track_done");
+    assert_eq!(done.len(), 5, "{}", r.stdout);
+    let summary = r.summary();
+    assert_eq!(summary["unverified"], 5);
+    assert_eq!(summary["accurate"], 0);
+    assert_eq!(summary["ctdb"], "offline");
+    for d in &done {
+        assert_eq!(d["accuraterip"]["status"], "offline");
+        assert!(d["suspicious"].as_array().unwrap().is_empty());
+        assert_eq!(d["verified"], true);
+        for k in ["crc32", "ar_v1", "ar_v2"] {
+            let v = d[k].as_str().unwrap();
+            assert!(
+                v.len() == 8
+                    && v.chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()),
+                "{k}={v}"
+            );
+        }
+    }
+    // The copy CRC is the CRC-32 of the file's samples.
+    for (track, path) in files_of(&r) {
+        let bytes = pcm_bytes(&path);
+        let crc = format!("{:08X}", crc32(&bytes));
+        assert_eq!(crc, crcs(&r)[&track].0, "track {track}");
+        // AccurateRip, computed by whipper's tool from the decoded file
+        // (with gaps appended, each file is exactly the track's range).
+        if aj_testkit::have_tool("accuraterip-checksum") {
+            let wav = dir.path().join(format!("t{track}.wav"));
+            let samples: Vec<i32> = bytes
+                .chunks_exact(2)
+                .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
+                .collect();
+            aj_testkit::write_wav(&wav, &samples, 2, 44_100, 16);
+            let (_, v1, v2) = &crcs(&r)[&track];
+            assert_eq!(
+                &accuraterip_checksum(&wav, track, 5, "--accuraterip-v1"),
+                v1
+            );
+            assert_eq!(
+                &accuraterip_checksum(&wav, track, 5, "--accuraterip-v2"),
+                v2
+            );
+        }
+    }
+    // The cue sheet describes the files; the log checks, and an edit is caught.
+    let out = dir.path().join("clean");
+    let cue = std::fs::read_to_string(out.join("The Virtual Players - AudioJuggler Demo Disc.cue"))
+        .unwrap();
+    assert!(
+        cue.contains("FILE \"02 - Read Offset Blues.flac\" WAVE"),
+        "{cue}"
+    );
+    assert!(
+        cue.contains("INDEX 00 00:26:00"),
+        "track 3's gap at the end of file 2: {cue}"
+    );
+    assert!(
+        cue.contains("ISRC ZZAJD2600001") && cue.contains("CATALOG 2001234567893"),
+        "{cue}"
+    );
+    let log = out.join("The Virtual Players - AudioJuggler Demo Disc.log");
+    let ok = util::run(&["rip", "--check-log", s(&log)]);
+    assert_eq!(ok.status, 0, "{}", ok.stdout);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("Copy CRC") && text.contains("AccurateRip v1/v2"),
+        "{text}"
+    );
+    let edited = dir.path().join("edited.log");
+    std::fs::write(&edited, text.replacen("Copy OK", "Copy ok", 1)).unwrap();
+    let bad = util::run(&["rip", "--check-log", s(&edited)]);
+    assert_eq!(bad.status, 1);
+    assert!(bad.stdout.contains("MISMATCH"), "{}", bad.stdout);
+    // Tags: CD-TEXT names, ISRC, the AccurateRip verdict.
+    let tags = aj_codec::tags::read(&files_of(&r)[&1]).unwrap();
+    assert_eq!(tags.get(&aj_codec::tags::TagKey::Title), Some("Power On"));
+    assert_eq!(
+        tags.get(&aj_codec::tags::TagKey::Isrc),
+        Some("ZZAJD2600001")
+    );
+    // No temporary or state file is left.
+    let left: Vec<_> = util::tree(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(bytes);
+    h.finalize()
+}
+
+#[test]
+fn faults_recover_bit_exact_or_are_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = crcs(&clean(dir.path()));
+    // Transient errors, jitter, corruption with C2 and without: bit-exact.
+    for (i, drive) in [
+        "demo,flaky=0.02,seed=5",
+        // A jittery drive that cannot overread cannot place the disc's last
+        // samples (the reader marks them suspicious): this one can.
+        "demo,jitter=40,overread=yes,seed=2",
+        "demo,corrupt=0.01,seed=9",
+        "demo,corrupt=0.01,c2=no,seed=4",
+        "demo,cache=300,corrupt=0.01,c2=no,seed=6",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = offline(drive, &dir.path().join(format!("f{i}")), &[]);
+        assert_eq!(r.status, 0, "{drive}: {}", r.stderr);
+        assert_eq!(crcs(&r), reference, "{drive}");
+    }
+    // Unreadable sectors: the rip goes on, the track is marked, exit 1.
+    let r = offline("demo,bad=2000-2003", &dir.path().join("scratched"), &[]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let done = r.named("track_done");
+    assert_eq!(done.len(), 5);
+    let t2 = done.iter().find(|d| d["track"] == 2).unwrap();
+    let sus = t2["suspicious"].as_array().unwrap();
+    assert!(!sus.is_empty());
+    // Sectors 2000-2003 are 500-503 sectors into track 2's file.
+    let start = sus[0]["start_frame"].as_u64().unwrap();
+    let end = sus.last().unwrap()["end_frame"].as_u64().unwrap();
+    assert!(
+        start <= 500 * 588 && end >= 504 * 588 && end - start <= 12 * 588,
+        "{sus:?}"
+    );
+    for d in &done {
+        if d["track"] != 2 {
+            let n = d["track"].as_u64().unwrap();
+            assert_eq!(d["crc32"].as_str().unwrap(), reference[&n].0, "track {n}");
+        }
+    }
+    assert!(r.summary()["inaccurate"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn modes_offsets_and_layouts_agree_on_accuraterip() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = crcs(&clean(dir.path()));
+    let ar = |m: &BTreeMap<u64, (String, String, String)>| -> BTreeMap<u64, (String, String)> {
+        m.iter()
+            .map(|(k, v)| (*k, (v.1.clone(), v.2.clone())))
+            .collect()
+    };
+    // A drive with an offset, corrected, overreading: every track as clean.
+    let r = offline(
+        "demo,offset=667,overread=yes",
+        &dir.path().join("o1"),
+        &["--offset", "667"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(crcs(&r), reference);
+    // Without overread the edges are zeros (said), the middle tracks exact.
+    let r = offline(
+        "demo,offset=-1164",
+        &dir.path().join("o2"),
+        &["--offset", "-1164"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let got = crcs(&r);
+    for t in 2..=4 {
+        assert_eq!(got[&t], reference[&t], "track {t}");
+    }
+    assert!(
+        r.named("warning")
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("zeros")),
+        "{}",
+        r.stdout
+    );
+    // Test and copy: both CRCs, equal.
+    let r = offline("demo", &dir.path().join("tc"), &["--mode", "test-and-copy"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    for d in r.named("track_done") {
+        assert_eq!(d["test_crc32"], d["crc32"]);
+    }
+    assert_eq!(crcs(&r), reference);
+    // Burst, prepended and discarded gaps, an image: AccurateRip is the same.
+    for (name, extra) in [
+        ("burst", vec!["--mode", "burst"]),
+        ("prepend", vec!["--gaps", "prepend"]),
+        ("discard", vec!["--gaps", "discard"]),
+        ("image", vec!["--image"]),
+        ("mp3", vec!["-f", "mp3"]),
+    ] {
+        let r = offline("demo", &dir.path().join(name), &extra);
+        assert_eq!(r.status, 0, "{name}: {}", r.stderr);
+        assert_eq!(ar(&crcs(&r)), ar(&reference), "{name}");
+    }
+    // Prepended: track 3's 2 s gap is at the start of its own file.
+    let frames = |run_dir: &str, track: u64| {
+        let r = util::tree(&dir.path().join(run_dir));
+        let f = r
+            .iter()
+            .find(|p| p.to_string_lossy().starts_with(&format!("{track:02} ")))
+            .unwrap();
+        decode_all(&dir.path().join(run_dir).join(f)).1.len() as u64 / 2
+    };
+    assert_eq!(frames("prepend", 3), frames("clean", 3) + 150 * 588);
+    assert_eq!(frames("discard", 2), frames("clean", 2) - 150 * 588);
+    let image = util::tree(&dir.path().join("image"));
+    assert_eq!(
+        image
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "flac"))
+            .count(),
+        1,
+        "{image:?}"
+    );
+}
+
+#[test]
+fn interrupted_rip_keeps_finished_tracks_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = crcs(&clean(dir.path()));
+    let out = dir.path().join("vanish");
+    let r = offline("demo,vanish=200", &out, &[]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let failed = r.named("file_failed");
+    assert!(
+        failed
+            .iter()
+            .any(|f| f["error"].as_str().unwrap().contains("--resume")),
+        "{}",
+        r.stdout
+    );
+    let finished = r.named("track_done").len();
+    assert!(
+        (1..5).contains(&finished),
+        "{finished} tracks finished before the drive went"
+    );
+    // Only finished files, no partial one, no temporary file.
+    let flacs: Vec<_> = util::tree(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".flac"))
+        .collect();
+    assert_eq!(flacs.len(), finished, "{flacs:?}");
+    assert!(util::tree(&out)
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("tmp")));
+    // Without --resume the folder is refused; with it the rip completes.
+    let again = offline("demo", &out, &[]);
+    assert_eq!(again.status, 1);
+    assert!(again.stdout.contains("--resume"), "{}", again.stdout);
+    let resumed = offline("demo", &out, &["--resume"]);
+    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.named("track_done").len(), 5 - finished);
+    let log = std::fs::read_to_string(out.join("The Virtual Players - AudioJuggler Demo Disc.log"))
+        .unwrap();
+    for (t, (crc, _, _)) in &reference {
+        assert!(log.contains(crc), "track {t} CRC {crc} in the log");
+    }
+    let mut all = crcs(&r);
+    all.extend(crcs(&resumed));
+    assert_eq!(all, reference);
+    assert!(!out.join(".aj-rip-state.json").exists());
+}
+
+/// The services, answering in their own formats for the demo disc.
+fn services(ar_tracks: &[(u32, u32)], mb: bool, ctdb_crc: &str) -> FixtureServer {
+    let info = util::run(&["disc", "info", "--drive", "demo", "--json"]);
+    let info: Value = serde_json::from_str(&info.stdout).unwrap();
+    let ar = &info["accuraterip"];
+    let hex = |k: &str| u32::from_str_radix(ar[k].as_str().unwrap(), 16).unwrap();
+    let db = ArDatabase {
+        records: vec![
+            ArRecord {
+                id1: hex("id1"),
+                id2: hex("id2"),
+                cddb: hex("cddb"),
+                tracks: ar_tracks
+                    .iter()
+                    .map(|&(crc, f450)| ArTrackEntry {
+                        confidence: 7,
+                        crc,
+                        frame450_crc: f450,
+                    })
+                    .collect(),
+            },
+            // Another pressing, other checksums.
+            ArRecord {
+                id1: hex("id1"),
+                id2: hex("id2"),
+                cddb: hex("cddb"),
+                tracks: ar_tracks
+                    .iter()
+                    .map(|_| ArTrackEntry {
+                        confidence: 2,
+                        crc: 0x1234_5678,
+                        frame450_crc: 0x9abc_def0,
+                    })
+                    .collect(),
+            },
+        ],
+    };
+    let mbid = "3b6f1c9e-8c1a-4d2e-9f3a-5b7c8d9e0f12";
+    let disc_id = info["musicbrainz"].as_str().unwrap().to_string();
+    let tracks: Vec<Value> = (1..=5)
+        .map(|n| {
+            serde_json::json!({
+                "id": format!("00000000-0000-4000-8000-00000000000{n}"),
+                "position": n, "number": n.to_string(), "title": format!("MB Song {n}"), "length": 20000,
+                "artist-credit": [{"name": "MB Artist", "joinphrase": "", "artist": {"id": "11111111-1111-4111-8111-111111111111", "name": "MB Artist", "sort-name": "Artist, MB"}}],
+                "recording": {"id": format!("22222222-2222-4222-8222-22222222222{n}"), "title": format!("MB Song {n}"), "isrcs": []}
+            })
+        })
+        .collect();
+    let release = serde_json::json!({"releases": [{
+        "id": mbid, "title": "MB Album", "status": "Official", "date": "2001-02-03", "country": "XE",
+        "barcode": "2001234567893",
+        "artist-credit": [{"name": "MB Artist", "joinphrase": "", "artist": {"id": "11111111-1111-4111-8111-111111111111", "name": "MB Artist", "sort-name": "Artist, MB"}}],
+        "release-group": {"id": "33333333-3333-4333-8333-333333333333", "primary-type": "Album"},
+        "label-info": [],
+        "media": [{"position": 1, "format": "CD", "discs": [{"id": disc_id}], "track-count": 5, "tracks": tracks}]
+    }]});
+    let png = {
+        let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+        v.extend_from_slice(&[0u8; 64]);
+        v
+    };
+    let mut routes = vec![
+        Route::get(&format!("/accuraterip/{}", ar["path"].as_str().unwrap())).body("application/octet-stream", encode_dbar(&db)),
+        Route::get("/lookup2.php").body(
+            "text/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ctdb xmlns=\"http://db.cuetools.net/ns/mmd-1.0#\"><entry confidence=\"12\" crc32=\"{ctdb_crc}\" id=\"1\" npar=\"8\" stride=\"5880\" toc=\"{}\" trackcrcs=\"\" /></ctdb>",
+                ctdb_toc()
+            ),
+        ),
+        Route::get(&format!("/release/{mbid}/*")).body("image/png", png),
+    ];
+    if mb {
+        routes.push(Route::get("/ws/2/discid/*").body("application/json", release.to_string()));
+    } else {
+        routes.push(Route::get("/ws/2/discid/*").status(404));
+        routes.push(Route::get("/~cddb/cddb.cgi").body(
+            "text/plain",
+            "200 rock 26007005 GnuDB Artist / GnuDB Album\r\n",
+        ));
+    }
+    FixtureServer::start(routes)
+}
+
+fn ctdb_toc() -> String {
+    let (disc, _) = aj_cd::virtual_drive::demo::build().unwrap();
+    aj_lookup::ctdb::ctdb_toc(&disc)
+}
+
+#[test]
+fn verified_against_the_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean_run = clean(dir.path());
+    let reference = crcs(&clean_run);
+    // The database's checksums: v2 of our rip for tracks 1-4, track 5 unknown;
+    // frame-450 CRCs from the clean files.
+    let f450: Vec<u32> = files_of(&clean_run)
+        .values()
+        .map(|p| {
+            let frames: Vec<u32> = aj_cd::checksum::frames_from_le_bytes(&pcm_bytes(p)).collect();
+            aj_cd::checksum::frame450_crc(&frames[450 * 588..451 * 588])
+        })
+        .collect();
+    let tracks: Vec<(u32, u32)> = (1..=5u64)
+        .map(|t| {
+            let v2 = u32::from_str_radix(&reference[&t].2, 16).unwrap();
+            (if t == 5 { 0xdead_beef } else { v2 }, f450[t as usize - 1])
+        })
+        .collect();
+    let server = services(&tracks, true, "00000000");
+    let out = dir.path().join("online");
+    let config = dir.path().join("config.toml");
+    let r = rip_env(
+        &["rip", "--drive", "demo", "-o", s(&out), "--json"],
+        Some(&server.base_url()),
+        &config,
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    let done = r.named("track_done");
+    for d in &done {
+        let t = d["track"].as_u64().unwrap();
+        if t == 5 {
+            assert_eq!(d["accuraterip"]["status"], "mismatch");
+        } else {
+            assert_eq!(d["accuraterip"]["status"], "match", "{d}");
+            assert_eq!(d["accuraterip"]["confidence"], 7);
+            assert_eq!(d["accuraterip"]["version"], 2);
+        }
+    }
+    let summary = r.summary();
+    assert_eq!(
+        (summary["accurate"].as_u64(), summary["inaccurate"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(summary["ctdb"], "mismatch");
+    // Names from MusicBrainz, IDs and the cover in the tags and beside them.
+    let started = &r.named("rip_started")[0];
+    assert_eq!(started["metadata"], "musicbrainz");
+    assert_eq!(started["releases"][0]["chosen"], true);
+    let file = out.join("01 - MB Song 1.flac");
+    let tags = aj_codec::tags::read(&file).unwrap();
+    use aj_codec::tags::TagKey;
+    assert_eq!(tags.get(&TagKey::Album), Some("MB Album"));
+    assert_eq!(
+        tags.get(&TagKey::MusicBrainzReleaseId),
+        Some("3b6f1c9e-8c1a-4d2e-9f3a-5b7c8d9e0f12")
+    );
+    assert_eq!(tags.get(&TagKey::DiscNumber), Some("1"));
+    assert!(tags
+        .get(&TagKey::Other("ACCURATERIPRESULT".into()))
+        .unwrap()
+        .starts_with("accurate (confidence 7, v2)"));
+    assert_eq!(tags.pictures.len(), 1);
+    assert!(out.join("folder.png").exists());
+    // The requests went to the services' own paths.
+    let targets = server.targets();
+    assert!(
+        targets.iter().any(|t| t.starts_with("/ws/2/discid/")),
+        "{targets:?}"
+    );
+    assert!(
+        targets
+            .iter()
+            .any(|t| t.starts_with("/lookup2.php?version=3")),
+        "{targets:?}"
+    );
+
+    // CTDB: the disc CRC our log names, when the database has it, matches.
+    let log = std::fs::read_to_string(out.join("MB Artist - MB Album.log")).unwrap();
+    let crc = log
+        .split("disc CRC ")
+        .nth(1)
+        .map(|s| s[..8].to_string())
+        .unwrap_or_else(|| panic!("{log}"));
+    let server = services(&tracks, false, &crc.to_lowercase());
+    let out = dir.path().join("gnudb");
+    let r = rip_env(
+        &["rip", "--drive", "demo", "-o", s(&out), "--json"],
+        Some(&server.base_url()),
+        &config,
+    );
+    assert_eq!(r.summary()["ctdb"], "match", "{}", r.stdout);
+    // No MusicBrainz release: GnuDB names it (its read answer is missing
+    // here, so the rip says so and falls back to CD-TEXT).
+    assert!(
+        r.named("warning")
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("GnuDB")),
+        "{}",
+        r.stdout
+    );
+
+    // The offset, found from the frame-450 checksums and remembered.
+    let server = services(&tracks, true, "00000000");
+    let found = rip_env(
+        &[
+            "drive",
+            "offset",
+            "--find",
+            "--drive",
+            "demo,offset=-1164",
+            "--save",
+            "--json",
+        ],
+        Some(&server.base_url()),
+        &config,
+    );
+    assert_eq!(found.status, 0, "{}", found.stderr);
+    let v: Value = serde_json::from_str(found.stdout.trim()).unwrap();
+    assert_eq!(v["offset"], -1164, "{v}");
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(saved.contains("offset = -1164"), "{saved}");
+    // A rip with that drive now reads corrected without --offset.
+    let out = dir.path().join("remembered");
+    let r = rip_env(
+        &[
+            "rip",
+            "--drive",
+            "demo,offset=-1164",
+            "-o",
+            s(&out),
+            "--json",
+            "--offline",
+        ],
+        None,
+        &config,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.named("rip_started")[0]["offset"], -1164);
+    let got = crcs(&r);
+    for t in 2..=4 {
+        assert_eq!(got[&t], reference[&t]);
+    }
+}
+
+#[test]
+fn ctrl_c_keeps_finished_tracks_and_removes_the_partial_one() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("int");
+    // A drive limited to 40× real time: the rip takes a few seconds.
+    let mut child = aj()
+        .args([
+            "rip",
+            "--drive",
+            "demo,speed=40",
+            "-o",
+            s(&out),
+            "--offline",
+            "--json",
+        ])
+        .env("AJ_CONFIG", dir.path().join("c.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let first_done = v["event"] == "track_done";
+        seen.push(v);
+        if first_done {
+            let kill = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(kill.success());
+            break;
+        }
+    }
+    seen.extend(lines.map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let summary = seen.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["cancelled"], true);
+    let finished = seen.iter().filter(|e| e["event"] == "track_done").count();
+    assert!((1..5).contains(&finished), "{finished}");
+    let files = util::tree(&out);
+    let flacs = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".flac"))
+        .count();
+    assert_eq!(flacs, finished, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("aj-tmp")),
+        "{files:?}"
+    );
+    let resumed = offline("demo", &out, &["--resume"]);
+    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.named("track_done").len(), 5 - finished);
+}
