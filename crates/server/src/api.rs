@@ -15,6 +15,9 @@
 //! | `GET /api/v1/files/{path}` | download a file inside the roots |
 //! | `GET /api/openapi.json` | the OpenAPI 3.0 document of all of this |
 //!
+//! Beside the API, `GET /` and `GET /assets/{name}` serve the web page
+//! ([`crate::web`], listed in [`crate::web::PAGE_ROUTES`]), without a token.
+//!
 //! Events of the feed: `job.created` and `job.state` (the job as `GET
 //! /jobs/{id}` shows it), `job.progress` (stage, item i/n, percent, ETA; a
 //! few per second per job), `job.deleted` (`{"id": N}`). Each has an `id:`;
@@ -43,7 +46,8 @@ use crate::error::ApiError;
 use crate::store::{FeedEvent, Job, JobState};
 use crate::App;
 
-/// Every route the router serves, as OpenAPI writes it: `(method, path)`.
+/// Every route of the API, as OpenAPI writes it: `(method, path)` (the web
+/// page's routes are in [`crate::web::PAGE_ROUTES`]).
 /// The OpenAPI document is checked against this list, and this list against
 /// the router, by tests.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -82,6 +86,9 @@ pub fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             crate::auth::require_token,
         ))
+        // Added after the token check: the page holds no data, and a
+        // browser must load it to be asked for the token.
+        .merge(crate::web::router())
         .with_state(app)
 }
 

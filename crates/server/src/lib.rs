@@ -23,6 +23,7 @@ pub mod library;
 pub mod openapi;
 pub mod port;
 pub mod store;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

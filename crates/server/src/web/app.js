@@ -1,0 +1,1097 @@
+// AudioJuggler's web page: a client of the API under api/v1, nothing more.
+//
+// Live updates come from the server-sent events of api/v1/events, read with
+// fetch() so that the bearer token travels in the Authorization header (an
+// EventSource cannot send headers, and a token in a URL would end up in
+// histories and logs). The reader follows the event-stream format of the
+// HTML standard (§9.2 "Server-sent events") and reconnects with
+// Last-Event-ID, so nothing is missed across a reconnection.
+//
+// Text from the server is always inserted as text (textContent, text
+// nodes), never as markup.
+
+'use strict';
+
+(function () {
+  const TOKEN_KEY = 'aj.token';
+  /** The port IANA registered for AudioJuggler. */
+  const AJ_PORT = '3643';
+
+  const S = {
+    token: readToken(),
+    status: null,
+    jobs: new Map(),
+    progress: new Map(),
+    rows: new Map(),
+    lastEventId: null,
+    eventsGen: 0,
+    eventsAbort: null,
+    live: false,
+    detailId: null,
+    logTimer: null,
+    logLoading: false,
+    logAgain: false,
+    browsePath: null,
+    roots: [],
+    selected: new Map(),
+  };
+
+  // ---------------------------------------------------------------- helpers
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  /** An element with properties (or `attr:` attributes) and children; strings become text nodes. */
+  function el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith('attr:')) e.setAttribute(k.slice(5), String(v));
+      else if (k === 'class') e.className = v;
+      else if (k.startsWith('on:')) e.addEventListener(k.slice(3), v);
+      else e[k] = v;
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    }
+    return e;
+  }
+
+  function setText(id, text) {
+    $(id).textContent = text;
+  }
+
+  function readToken() {
+    try {
+      return localStorage.getItem(TOKEN_KEY) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  function writeToken(t) {
+    try {
+      if (t) localStorage.setItem(TOKEN_KEY, t);
+      else localStorage.removeItem(TOKEN_KEY);
+    } catch (_) {
+      // Private mode: the token lasts as long as the page.
+    }
+  }
+
+  function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+
+  function basename(p) {
+    const s = String(p || '').replace(/\/+$/, '');
+    const i = s.lastIndexOf('/');
+    return i >= 0 ? s.slice(i + 1) : s;
+  }
+
+  function plural(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return isNaN(d) ? String(iso) : d.toLocaleString();
+  }
+
+  function fmtClock(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return String(iso || '');
+    const pad = (n, w) => String(n).padStart(w || 2, '0');
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  }
+
+  function fmtDuration(seconds) {
+    if (!isFinite(seconds) || seconds < 0) return '';
+    if (seconds < 1) return 'under a second';
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m} min ${s % 60} s`;
+    return `${Math.floor(m / 60)} h ${m % 60} min`;
+  }
+
+  function fmtSize(bytes) {
+    if (bytes === null || bytes === undefined) return '';
+    if (bytes < 1000) return `${bytes} B`;
+    const units = ['kB', 'MB', 'GB', 'TB'];
+    let v = bytes;
+    let u = -1;
+    do {
+      v /= 1000;
+      u += 1;
+    } while (v >= 1000 && u < units.length - 1);
+    return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+  }
+
+  function between(a, b) {
+    const t0 = Date.parse(a);
+    const t1 = Date.parse(b);
+    return isFinite(t0) && isFinite(t1) ? (t1 - t0) / 1000 : NaN;
+  }
+
+  function announce(text) {
+    setText('announce', text);
+  }
+
+  // -------------------------------------------------------------------- API
+
+  class HttpError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function authHeaders(extra) {
+    const h = Object.assign({}, extra || {});
+    if (S.token) h.Authorization = `Bearer ${S.token}`;
+    return h;
+  }
+
+  async function api(method, path, body) {
+    const headers = authHeaders({ Accept: 'application/json' });
+    const init = { method, headers, cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let r;
+    try {
+      r = await fetch(path, init);
+    } catch (e) {
+      throw new HttpError(0, `the server cannot be reached (${e.message})`);
+    }
+    const text = await r.text().catch(() => '');
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (_) {
+        data = null;
+      }
+    }
+    if (r.status === 401) {
+      needToken(S.token ? 'The server refused this token. Paste the right one.' : null);
+    }
+    if (!r.ok) {
+      const why = data && typeof data.error === 'string' ? data.error : `${r.status} ${r.statusText}`;
+      throw new HttpError(r.status, why);
+    }
+    return data;
+  }
+
+  /** The download URL of a file inside the library (its absolute path). */
+  function fileUrl(path) {
+    const p = String(path);
+    const parts = p.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
+    return `api/v1/files/${p.startsWith('/') ? '%2F' : ''}${parts}`;
+  }
+
+  /** A link that downloads a library file; with a token, through fetch (a plain link cannot send it). */
+  function downloadLink(path, label) {
+    const a = el('a', { href: fileUrl(path), class: 'download', 'attr:download': basename(path) }, label);
+    a.addEventListener('click', async (ev) => {
+      if (!S.token) return;
+      ev.preventDefault();
+      try {
+        const r = await fetch(a.href, { headers: authHeaders(), cache: 'no-store' });
+        if (!r.ok) {
+          const data = await r.json().catch(() => null);
+          throw new Error(data && data.error ? data.error : `${r.status} ${r.statusText}`);
+        }
+        const url = URL.createObjectURL(await r.blob());
+        const tmp = el('a', { href: url, 'attr:download': basename(path) });
+        document.body.append(tmp);
+        tmp.click();
+        tmp.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      } catch (e) {
+        setText('action-error', `Cannot download ${basename(path)}: ${e.message}`);
+      }
+    });
+    return a;
+  }
+
+  // ------------------------------------------------------------ status, token
+
+  function needToken(message) {
+    $('token-panel').hidden = false;
+    setText('token-why', message || "This server needs a token. It is in the file 'token' in the server's data folder, and was printed when the server made it.");
+    setText('st-token', 'required: paste it below');
+  }
+
+  function renderStatus() {
+    const st = S.status;
+    const host = location.host || '(this page)';
+    const port = location.port || (location.protocol === 'https:' ? '443' : '80');
+    setText('st-address', port === AJ_PORT ? `${host} (AudioJuggler's port)` : host);
+    if (!st) return;
+    setText('version', `v${st.version}`);
+    setText('foot-version', st.version);
+    setText('st-encoders', String(st.max_encoders));
+    if (st.token_required) {
+      setText('st-token', S.token ? 'required, sent from this browser' : 'required');
+    } else {
+      setText('st-token', 'not needed on this address');
+    }
+    $('token-forget').hidden = !S.token;
+  }
+
+  function setLive(live, text) {
+    S.live = live;
+    const e = $('st-events');
+    e.classList.toggle('off', !live);
+    e.textContent = text || (live ? 'live' : 'reconnecting…');
+  }
+
+  async function loadStatus() {
+    S.status = await api('GET', 'api/v1/status');
+    S.roots = Array.isArray(S.status.libraries) ? S.status.libraries.map(String) : [];
+    $('token-panel').hidden = true;
+    renderStatus();
+  }
+
+  // ------------------------------------------------------------ event stream
+
+  function startEvents() {
+    S.eventsGen += 1;
+    if (S.eventsAbort) S.eventsAbort.abort();
+    runEvents(S.eventsGen);
+  }
+
+  async function runEvents(gen) {
+    let delay = 1000;
+    while (gen === S.eventsGen) {
+      const ctl = new AbortController();
+      S.eventsAbort = ctl;
+      try {
+        const headers = authHeaders({ Accept: 'text/event-stream' });
+        if (S.lastEventId !== null) headers['Last-Event-ID'] = String(S.lastEventId);
+        const r = await fetch('api/v1/events', { headers, signal: ctl.signal, cache: 'no-store' });
+        if (r.status === 401) {
+          setLive(false, 'waiting for the token');
+          needToken(S.token ? 'The server refused this token. Paste the right one.' : null);
+          return;
+        }
+        if (!r.ok || !r.body) throw new Error(`${r.status} ${r.statusText}`);
+        setLive(true);
+        delay = 1000;
+        if (S.lastEventId === null) {
+          // Nothing to replay from: the list as it is now, then what changes.
+          await loadJobs();
+        }
+        if (S.detailId !== null) loadLogSoon(0);
+        await readStream(r.body, gen);
+      } catch (_) {
+        // Network gone or stream cut: reconnect below.
+      }
+      if (gen !== S.eventsGen) return;
+      setLive(false);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 15000);
+    }
+  }
+
+  async function readStream(body, gen) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    let type = '';
+    let data = [];
+    let id = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || gen !== S.eventsGen) {
+        reader.cancel().catch(() => {});
+        return;
+      }
+      buf += value;
+      for (;;) {
+        const i = buf.search(/[\r\n]/);
+        if (i < 0) break;
+        // A CR at the end may be the first half of CRLF: wait for more.
+        if (buf[i] === '\r' && i === buf.length - 1) break;
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + (buf[i] === '\r' && buf[i + 1] === '\n' ? 2 : 1));
+        if (line === '') {
+          if (id !== null) S.lastEventId = id;
+          if (data.length) dispatch(type || 'message', data.join('\n'));
+          type = '';
+          data = [];
+          id = null;
+          continue;
+        }
+        if (line.startsWith(':')) continue;
+        const c = line.indexOf(':');
+        const field = c < 0 ? line : line.slice(0, c);
+        let v = c < 0 ? '' : line.slice(c + 1);
+        if (v.startsWith(' ')) v = v.slice(1);
+        if (field === 'event') type = v;
+        else if (field === 'data') data.push(v);
+        else if (field === 'id' && !v.includes('\0')) id = v;
+      }
+    }
+  }
+
+  function dispatch(type, text) {
+    let d;
+    try {
+      d = JSON.parse(text);
+    } catch (_) {
+      return;
+    }
+    if (!d || typeof d !== 'object') return;
+    switch (type) {
+      case 'job.created':
+      case 'job.state':
+        upsertJob(d, type === 'job.created');
+        break;
+      case 'job.progress':
+        if (typeof d.id === 'number') {
+          S.progress.set(d.id, d);
+          renderRow(d.id);
+          if (d.id === S.detailId) {
+            renderDetail();
+            loadLogSoon(1000);
+          }
+        }
+        break;
+      case 'job.deleted':
+        removeJob(d.id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  const FINISHED = ['done', 'failed', 'cancelled', 'interrupted'];
+
+  async function loadJobs() {
+    try {
+      const r = await api('GET', 'api/v1/jobs');
+      const seen = new Set();
+      for (const j of r.jobs || []) {
+        seen.add(j.id);
+        upsertJob(j, false, true);
+      }
+      for (const id of [...S.jobs.keys()]) if (!seen.has(id)) removeJob(id, true);
+      renderJobs();
+    } catch (e) {
+      if (e.status !== 401) setText('jobs-empty', `Cannot list the jobs: ${e.message}`);
+    }
+  }
+
+  function upsertJob(job, fresh, quiet) {
+    if (!job || typeof job.id !== 'number') return;
+    const before = S.jobs.get(job.id);
+    S.jobs.set(job.id, job);
+    if (job.progress) S.progress.set(job.id, job.progress);
+    else if (FINISHED.includes(job.state)) S.progress.delete(job.id);
+    if (!quiet && before && before.state !== job.state && FINISHED.includes(job.state)) {
+      announce(`Job ${job.id} ${job.state}.`);
+    }
+    if (quiet) return;
+    renderJobs();
+    if (fresh) {
+      const row = S.rows.get(job.id);
+      if (row) row.li.classList.add('fresh');
+    }
+    if (job.id === S.detailId) {
+      renderDetail();
+      loadLogSoon(0);
+    }
+  }
+
+  function removeJob(id, quiet) {
+    S.jobs.delete(id);
+    S.progress.delete(id);
+    const row = S.rows.get(id);
+    if (row) row.li.remove();
+    S.rows.delete(id);
+    if (quiet) return;
+    renderJobs();
+    if (id === S.detailId) {
+      location.hash = '#/';
+      announce(`Job ${id} was deleted.`);
+    }
+  }
+
+  function jobName(job) {
+    const spec = job.spec || {};
+    const fmt = spec.format ? String(spec.format).toUpperCase() : '?';
+    if (spec.kind === 'rip') return `#${job.id} · rip ${spec.drive ? String(spec.drive) : 'from the first drive'} → ${fmt}`;
+    if (spec.kind !== 'convert') return `#${job.id} · ${String(spec.kind || 'job')}`;
+    const inputs = Array.isArray(spec.inputs) ? spec.inputs : [];
+    const first = inputs.length ? basename(inputs[0]) : '(no input)';
+    const more = inputs.length > 1 ? ` and ${inputs.length - 1} more` : '';
+    return `#${job.id} · ${first}${more} → ${fmt}`;
+  }
+
+  function jobPercent(job) {
+    if (job.state === 'done') return 100;
+    const p = S.progress.get(job.id);
+    return p && isFinite(p.percent) ? Math.max(0, Math.min(100, p.percent)) : 0;
+  }
+
+  function summaryText(s) {
+    if (!s) return '';
+    const parts = [`${s.ok} converted`];
+    if (s.skipped) parts.push(`${s.skipped} skipped`);
+    if (s.failed) parts.push(`${s.failed} failed`);
+    if (s.cancelled) parts.push('cancelled');
+    return parts.join(', ');
+  }
+
+  function jobLine(job) {
+    const p = S.progress.get(job.id);
+    switch (job.state) {
+      case 'queued':
+        return 'waiting for an encoder';
+      case 'running': {
+        if (!p) return 'starting';
+        const parts = [p.stage];
+        if (p.items) parts.push(`file ${Math.max(p.item, 1)} of ${p.items}`);
+        parts.push(`${Math.floor(p.percent)}%`);
+        if (isFinite(p.eta_seconds) && p.eta_seconds !== null) parts.push(`about ${fmtDuration(p.eta_seconds)} left`);
+        if (p.file) parts.push(basename(p.file));
+        return parts.join(' · ');
+      }
+      case 'done': {
+        const took = between(job.started_at, job.finished_at);
+        return [summaryText(job.summary), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
+      }
+      case 'interrupted':
+        return 'interrupted when the server stopped; retry to run it again';
+      default:
+        return job.error || summaryText(job.summary) || job.state;
+    }
+  }
+
+  function setBar(bar, state, percent, label) {
+    bar.className = `bar ${state}`;
+    bar.firstElementChild.style.width = `${percent}%`;
+    bar.setAttribute('aria-valuenow', String(Math.round(percent)));
+    bar.setAttribute('aria-valuetext', label);
+  }
+
+  function renderRow(id) {
+    const job = S.jobs.get(id);
+    if (!job) return null;
+    let row = S.rows.get(id);
+    if (!row) {
+      const name = el('span', { class: 'job-name' });
+      const badge = el('span', { class: 'badge' });
+      const bar = el('div', { class: 'bar', 'attr:role': 'progressbar', 'attr:aria-valuemin': 0, 'attr:aria-valuemax': 100 }, el('span'));
+      const meta = el('div', { class: 'job-meta' });
+      const link = el('a', { href: `#/jobs/${id}` }, el('div', { class: 'job-title' }, name, badge), bar, meta);
+      const li = el('li', { class: 'job', 'attr:data-id': id, 'attr:data-state': job.state }, link);
+      row = { li, name, badge, bar, meta };
+      S.rows.set(id, row);
+    }
+    const pct = jobPercent(job);
+    row.li.setAttribute('data-state', job.state);
+    row.name.textContent = jobName(job);
+    row.badge.textContent = job.state;
+    row.badge.className = `badge ${job.state}`;
+    row.bar.setAttribute('aria-label', `Job ${id} progress`);
+    setBar(row.bar, job.state, pct, `${Math.round(pct)}%, ${job.state}`);
+    row.meta.textContent = jobLine(job);
+    return row;
+  }
+
+  function renderJobs() {
+    const filter = $('jobs-filter').value;
+    const ids = [...S.jobs.keys()].sort((a, b) => b - a);
+    const list = $('jobs');
+    let shown = 0;
+    let prev = null;
+    for (const id of ids) {
+      const job = S.jobs.get(id);
+      const row = renderRow(id);
+      const visible =
+        filter === '' || (filter === 'active' ? !FINISHED.includes(job.state) : FINISHED.includes(job.state));
+      row.li.hidden = !visible;
+      if (visible) shown += 1;
+      // Newest first, moving nodes only when out of place (keeps focus).
+      const want = prev ? prev.nextSibling : list.firstChild;
+      if (want !== row.li) list.insertBefore(row.li, want);
+      prev = row.li;
+    }
+    $('jobs-empty').hidden = shown > 0;
+    if (!shown) {
+      setText('jobs-empty', S.jobs.size ? 'No job matches this filter.' : 'No jobs yet. Start one with “New conversion”.');
+    }
+  }
+
+  // ------------------------------------------------------------ job detail
+
+  function route() {
+    const m = /^#\/jobs\/(\d+)$/.exec(location.hash);
+    if (m) showDetail(Number(m[1]));
+    else showList();
+  }
+
+  function showList() {
+    const was = S.detailId;
+    S.detailId = null;
+    $('detail-panel').hidden = true;
+    $('jobs-panel').hidden = false;
+    if (was !== null) {
+      const row = S.rows.get(was);
+      if (row) row.li.querySelector('a').focus();
+    }
+  }
+
+  async function showDetail(id) {
+    S.detailId = id;
+    S.log = [];
+    $('jobs-panel').hidden = true;
+    $('detail-panel').hidden = false;
+    setText('detail-title', `Job #${id}`);
+    setText('action-error', '');
+    setText('detail-error', '');
+    $('files').replaceChildren();
+    $('log').replaceChildren();
+    setText('log-count', '0');
+    $('detail-title').focus();
+    if (!S.jobs.has(id)) {
+      try {
+        const job = await api('GET', `api/v1/jobs/${id}`);
+        S.jobs.set(job.id, job);
+        if (job.progress) S.progress.set(job.id, job.progress);
+        renderJobs();
+      } catch (e) {
+        if (S.detailId === id) setText('detail-error', `Job #${id}: ${e.message}`);
+        return;
+      }
+    }
+    renderDetail();
+    loadLogSoon(0);
+  }
+
+  function renderDetail() {
+    const id = S.detailId;
+    const job = S.jobs.get(id);
+    if (!job) return;
+    const badge = $('detail-badge');
+    badge.textContent = job.state;
+    badge.className = `badge ${job.state}`;
+    const times = [`created ${fmtTime(job.created_at)}`];
+    if (job.started_at) times.push(`started ${fmtTime(job.started_at)}`);
+    if (job.finished_at) times.push(`finished ${fmtTime(job.finished_at)}`);
+    setText('detail-line', jobLine(job));
+    setText('detail-times', `${times.join(', ')}.`.replace(/^./, (c) => c.toUpperCase()));
+    const pct = jobPercent(job);
+    setBar($('detail-bar'), job.state, pct, `${Math.round(pct)}%, ${job.state}`);
+    setText('detail-error', job.error ? String(job.error) : '');
+    $('act-cancel').disabled = FINISHED.includes(job.state);
+    $('act-retry').disabled = !['failed', 'cancelled', 'interrupted'].includes(job.state);
+    $('act-delete').disabled = job.state === 'running';
+    renderSpec(job.spec || {});
+  }
+
+  function renderSpec(spec) {
+    const rows = [];
+    const add = (k, v) => rows.push(el('dt', {}, k), el('dd', {}, v));
+    if (spec.kind !== 'convert') {
+      // Another kind of job: its settings as they are.
+      for (const [k, v] of Object.entries(spec)) {
+        if (v === null || v === undefined) continue;
+        add(k.replace(/_/g, ' '), typeof v === 'object' ? JSON.stringify(v) : String(v));
+      }
+      $('detail-spec').replaceChildren(...rows);
+      return;
+    }
+    add('Format', String(spec.format || '').toUpperCase());
+    const enc = spec.encoder || {};
+    const opts = [];
+    if (enc.level !== null && enc.level !== undefined) opts.push(`level ${enc.level}`);
+    if (enc.quality !== null && enc.quality !== undefined) opts.push(spec.format === 'mp3' ? `V${enc.quality}` : `quality ${enc.quality}`);
+    if (enc.bitrate !== null && enc.bitrate !== undefined) opts.push(`${enc.bitrate} kb/s${enc.abr ? ' average' : ''}`);
+    add('Options', opts.length ? opts.join(', ') : 'defaults');
+    const inputs = Array.isArray(spec.inputs) ? spec.inputs : [];
+    const ul = el('ul', { class: 'plain' });
+    for (const i of inputs) ul.append(el('li', {}, String(i)));
+    rows.push(el('dt', {}, inputs.length === 1 ? 'Input' : 'Inputs'), el('dd', {}, ul));
+    add('Output', spec.output_dir ? String(spec.output_dir) : 'beside each input');
+    add('Replace files', spec.overwrite ? 'yes' : 'no');
+    add('Verify', spec.verify === false ? 'no' : 'yes (lossless outputs)');
+    if (spec.replaygain !== undefined) add('ReplayGain tags', spec.replaygain ? 'yes' : 'no');
+    add('Files at once', spec.threads ? String(spec.threads) : 'one per core');
+    $('detail-spec').replaceChildren(...rows);
+  }
+
+  /** Reloads the log of the job shown, at most once per `wait` ms. */
+  function loadLogSoon(wait) {
+    if (S.logTimer !== null) {
+      if (wait > 0) return;
+      clearTimeout(S.logTimer);
+    }
+    S.logTimer = setTimeout(() => {
+      S.logTimer = null;
+      loadLog();
+    }, wait);
+  }
+
+  async function loadLog() {
+    const id = S.detailId;
+    if (id === null) return;
+    if (S.logLoading) {
+      S.logAgain = true;
+      return;
+    }
+    S.logLoading = true;
+    try {
+      const r = await api('GET', `api/v1/jobs/${id}/log`);
+      if (S.detailId === id) renderLog(r.events || []);
+    } catch (e) {
+      if (S.detailId === id && e.status !== 404) setText('action-error', `Cannot read the log: ${e.message}`);
+    } finally {
+      S.logLoading = false;
+      if (S.logAgain) {
+        S.logAgain = false;
+        loadLog();
+      }
+    }
+  }
+
+  function describe(ev) {
+    const n = (i) => `file ${Number(i) + 1}`;
+    switch (ev.event) {
+      case 'job_started':
+        return `started: ${plural(ev.files, 'file', 'files')}, ${ev.threads} at once`;
+      case 'file_started':
+        return `${n(ev.index)}: ${ev.input} → ${ev.output}`;
+      case 'progress':
+        return `${n(ev.index)}: ${ev.percent === null || ev.percent === undefined ? `${ev.frames} frames` : `${Math.floor(ev.percent)}%`}`;
+      case 'stage':
+        return `${n(ev.index)}: ${ev.stage}`;
+      case 'file_done':
+        return `${n(ev.index)}: done, ${ev.frames} frames${ev.verified ? ', verified' : ''} → ${ev.output}`;
+      case 'file_failed':
+        return `${n(ev.index)}: failed: ${ev.error}`;
+      case 'file_skipped':
+        return `${n(ev.index)}: skipped: ${ev.reason}`;
+      case 'summary':
+        return `finished: ${summaryText(ev)}`;
+      case 'warning':
+        return `warning: ${ev.message}`;
+      case 'rip_started':
+        return `disc in ${ev.drive}: ${[ev.artist, ev.album].filter(Boolean).join(' – ') || 'no names'}, ${plural((ev.tracks || []).length, 'track', 'tracks')} → ${ev.output_dir}`;
+      case 'track_started':
+        return `track ${ev.track}: reading → ${ev.file}`;
+      case 'track_done':
+        return `track ${ev.track}: done, CRC32 ${ev.crc32}${ev.verified ? ', verified' : ''}${ev.file ? ` → ${ev.file}` : ''}`;
+      default:
+        return JSON.stringify(ev);
+    }
+  }
+
+  function renderLog(entries) {
+    const files = new Map();
+    const file = (i) => {
+      if (!files.has(i)) files.set(i, { index: i, input: '', output: '', state: 'waiting', percent: 0, note: '' });
+      return files.get(i);
+    };
+    const items = [];
+    for (const entry of entries) {
+      const ev = entry && entry.event;
+      if (!ev || typeof ev !== 'object') continue;
+      items.push(el('li', {}, el('time', { dateTime: String(entry.time || '') }, fmtClock(entry.time)), describe(ev)));
+      if (typeof ev.index !== 'number') continue;
+      const f = file(ev.index);
+      if (ev.input) f.input = String(ev.input);
+      switch (ev.event) {
+        case 'file_started':
+          f.output = String(ev.output || '');
+          f.state = 'converting';
+          break;
+        case 'progress':
+          if (isFinite(ev.percent) && ev.percent !== null) f.percent = ev.percent;
+          break;
+        case 'stage':
+          f.state = ev.stage === 'verify' ? 'verifying' : String(ev.stage);
+          break;
+        case 'file_done':
+          f.output = String(ev.output || f.output);
+          f.state = 'done';
+          f.percent = 100;
+          f.note = ev.verified ? 'verified' : '';
+          break;
+        case 'file_failed':
+          f.state = 'failed';
+          f.note = String(ev.error || '');
+          break;
+        case 'file_skipped':
+          f.state = 'skipped';
+          f.note = String(ev.reason || '');
+          if (ev.output) f.output = String(ev.output);
+          break;
+        case 'track_started':
+          f.input = `track ${ev.track}`;
+          f.output = String(ev.file || '');
+          f.state = 'converting';
+          break;
+        case 'track_done':
+          f.input = `track ${ev.track}`;
+          if (ev.file) f.output = String(ev.file);
+          f.state = 'done';
+          f.percent = 100;
+          f.note = [`CRC32 ${ev.crc32}`, ev.verified ? 'verified' : ''].filter(Boolean).join(' · ');
+          break;
+        default:
+          break;
+      }
+    }
+    const log = $('log');
+    log.replaceChildren(...items);
+    setText('log-count', String(items.length));
+
+    const list = [...files.values()].sort((a, b) => a.index - b.index);
+    $('files-empty').hidden = list.length > 0;
+    $('files').replaceChildren(
+      ...list.map((f) => {
+        const state = el('div', { class: `file-state ${f.state === 'failed' ? 'bad' : f.state === 'done' ? 'good' : ''}` });
+        let text = f.state;
+        if (f.state === 'converting') text = `converting · ${Math.floor(f.percent)}%`;
+        if (f.note) text += ` · ${f.note}`;
+        state.append(text);
+        const li = el(
+          'li',
+          { 'attr:data-state': f.state },
+          el('div', { class: 'file-name', title: f.input }, basename(f.input), f.output ? ` → ${basename(f.output)}` : ''),
+          state,
+        );
+        if (f.state === 'converting' || f.state === 'verifying') {
+          const bar = el('div', { class: 'bar', 'attr:role': 'progressbar', 'attr:aria-valuemin': 0, 'attr:aria-valuemax': 100, 'attr:aria-label': `${basename(f.input)} progress` }, el('span'));
+          setBar(bar, 'running', f.percent, `${Math.floor(f.percent)}%`);
+          li.append(bar);
+        }
+        if ((f.state === 'done' || f.state === 'skipped') && f.output) {
+          li.append(el('div', {}, downloadLink(f.output, `Download ${basename(f.output)}`)));
+        }
+        return li;
+      }),
+    );
+  }
+
+  async function act(method, suffix, okText) {
+    const id = S.detailId;
+    if (id === null) return;
+    setText('action-error', '');
+    try {
+      const job = await api(method, `api/v1/jobs/${id}${suffix}`);
+      // While the event stream is live it brings this change, and maybe
+      // later ones that this answer must not overwrite.
+      if (!S.live && job && typeof job.id === 'number') upsertJob(job);
+      announce(okText);
+    } catch (e) {
+      setText('action-error', `Job #${id}: ${e.message}`);
+    }
+  }
+
+  async function deleteJob() {
+    const id = S.detailId;
+    if (id === null) return;
+    if (!window.confirm(`Delete job #${id} and its log? The files it wrote stay.`)) return;
+    setText('action-error', '');
+    try {
+      await api('DELETE', `api/v1/jobs/${id}`);
+      removeJob(id);
+      location.hash = '#/';
+    } catch (e) {
+      setText('action-error', `Job #${id}: ${e.message}`);
+    }
+  }
+
+  // ------------------------------------------------------------ library
+
+  /** The root holding `path`, if any. */
+  function rootOf(path) {
+    return S.roots.find((r) => path === r || path.startsWith(r.endsWith('/') ? r : `${r}/`)) || null;
+  }
+
+  /** `path` as the library shows it: the root's name, then the rest. */
+  function showPath(path) {
+    const r = rootOf(path);
+    if (!r) return path;
+    return basename(r) + path.slice(r.length);
+  }
+
+  async function browse(path) {
+    setText('browse-error', '');
+    try {
+      const q = path ? `?path=${encodeURIComponent(path)}` : '';
+      const listing = await api('GET', `api/v1/library${q}`);
+      S.browsePath = listing.path === null || listing.path === undefined ? null : String(listing.path);
+      renderCrumbs();
+      renderEntries(listing);
+    } catch (e) {
+      setText('browse-error', `Cannot open ${path ? showPath(path) : 'the library'}: ${e.message}`);
+    }
+  }
+
+  function crumbButton(label, path, current) {
+    if (current) return el('span', { 'attr:aria-current': 'location' }, label);
+    return el('button', { type: 'button', class: 'link', 'on:click': () => browse(path) }, label);
+  }
+
+  function renderCrumbs() {
+    const nav = $('crumbs');
+    const parts = [crumbButton('Library', null, S.browsePath === null)];
+    const p = S.browsePath;
+    if (p !== null) {
+      const r = rootOf(p);
+      if (r) {
+        let acc = r;
+        parts.push(el('span', { class: 'sep', 'attr:aria-hidden': 'true' }, '/'), crumbButton(basename(r), r, p === r));
+        const rest = p.slice(r.length).split('/').filter(Boolean);
+        rest.forEach((seg, i) => {
+          acc = `${acc.replace(/\/+$/, '')}/${seg}`;
+          parts.push(el('span', { class: 'sep', 'attr:aria-hidden': 'true' }, '/'), crumbButton(seg, acc, i === rest.length - 1));
+        });
+      } else {
+        parts.push(el('span', { class: 'sep' }, '/'), el('span', {}, p));
+      }
+    }
+    nav.replaceChildren(...parts);
+  }
+
+  let entrySeq = 0;
+
+  function renderEntries(listing) {
+    const entries = Array.isArray(listing.entries) ? listing.entries : [];
+    const items = entries.map((e) => {
+      const path = String(e.path);
+      const folder = e.kind === 'folder';
+      const pickable = folder || e.audio;
+      const id = `entry-${++entrySeq}`;
+      const box = el('input', { type: 'checkbox', id, disabled: !pickable, checked: S.selected.has(path), value: path });
+      box.addEventListener('change', () => {
+        if (box.checked) S.selected.set(path, { name: e.name, kind: e.kind });
+        else S.selected.delete(path);
+        renderSelected();
+      });
+      const label = el('label', { htmlFor: id }, box, el('span', {}, folder ? `${e.name}/` : String(e.name)));
+      const li = el('li', { class: pickable ? (folder ? 'folder' : 'audio') : 'other', 'attr:data-path': path }, label);
+      if (folder) {
+        li.append(el('button', { type: 'button', class: 'small', 'attr:aria-label': `Open ${e.name}`, 'on:click': () => browse(path) }, 'Open'));
+      } else {
+        li.append(el('span', { class: 'size' }, pickable ? fmtSize(e.size) : `${fmtSize(e.size)} · not audio`));
+      }
+      return li;
+    });
+    $('entries').replaceChildren(...items);
+    let note = '';
+    if (!entries.length) {
+      note = S.browsePath === null ? 'No library folder: start the server with --library DIR.' : 'This folder is empty.';
+    } else if (listing.truncated) {
+      note = `Only the first ${entries.length} entries are shown.`;
+    }
+    setText('entries-note', note);
+  }
+
+  function renderSelected() {
+    const list = $('selected');
+    const items = [...S.selected.entries()].map(([path, e]) =>
+      el(
+        'li',
+        {},
+        el('span', { title: path }, showPath(path) + (e.kind === 'folder' ? '/' : '')),
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'small',
+            'attr:aria-label': `Remove ${e.name}`,
+            'on:click': () => {
+              S.selected.delete(path);
+              renderSelected();
+              for (const box of $('entries').querySelectorAll('input[type=checkbox]')) {
+                if (box.value === path) box.checked = false;
+              }
+            },
+          },
+          'Remove',
+        ),
+      ),
+    );
+    list.replaceChildren(...items);
+    setText('selected-count', String(S.selected.size));
+    $('selected-clear').hidden = S.selected.size === 0;
+  }
+
+  // ------------------------------------------------------------ the form
+
+  const BITRATES = { mp3: [8, 320], ogg: [32, 500], opus: [6, 510] };
+
+  function mode() {
+    const format = $('format').value;
+    if (format === 'opus') return 'bitrate';
+    const checked = document.querySelector('input[name=mode]:checked');
+    let m = checked ? checked.value : 'quality';
+    if (format === 'ogg' && m === 'abr') m = 'bitrate';
+    return m;
+  }
+
+  function updateOptions() {
+    const format = $('format').value;
+    if (format === 'ogg' && document.querySelector('input[name=mode][value=abr]').checked) {
+      document.querySelector('input[name=mode][value=bitrate]').checked = true;
+    }
+    const m = mode();
+    for (const e of document.querySelectorAll('#new-form [data-for]')) {
+      const formats = e.getAttribute('data-for').split(' ');
+      const modes = e.hasAttribute('data-mode') ? e.getAttribute('data-mode').split(' ') : null;
+      e.hidden = !formats.includes(format) || (modes !== null && !modes.includes(m));
+    }
+    const range = BITRATES[format];
+    if (range) {
+      $('bitrate').min = String(range[0]);
+      $('bitrate').max = String(range[1]);
+    }
+    setText('level-out', $('level').value);
+    setText('mp3-quality-out', `V${$('mp3-quality').value}`);
+    setText('ogg-quality-out', $('ogg-quality').value);
+    $('outdir-field').hidden = document.querySelector('input[name=dest]:checked').value !== 'folder';
+  }
+
+  function buildSpec() {
+    const inputs = [...S.selected.keys()];
+    if (!inputs.length) throw new Error('Choose at least one file or folder first.');
+    const format = $('format').value;
+    const encoder = {};
+    const m = mode();
+    if (format === 'flac') encoder.level = Number($('level').value);
+    if (format === 'mp3' || format === 'ogg' || format === 'opus') {
+      if (m === 'quality') {
+        encoder.quality = Number($(`${format}-quality`).value);
+      } else {
+        const b = Number($('bitrate').value);
+        const [lo, hi] = BITRATES[format];
+        if (!Number.isInteger(b) || b < lo || b > hi) {
+          throw new Error(`The bitrate for ${format.toUpperCase()} is ${lo} to ${hi} kb/s.`);
+        }
+        encoder.bitrate = b;
+        if (m === 'abr') encoder.abr = true;
+      }
+    }
+    const spec = {
+      kind: 'convert',
+      inputs,
+      format,
+      encoder,
+      overwrite: $('overwrite').checked,
+      verify: $('verify').checked,
+    };
+    if ($('replaygain').checked) spec.replaygain = true;
+    if (document.querySelector('input[name=dest]:checked').value === 'folder') {
+      const dir = $('outdir').value.trim();
+      if (!dir) throw new Error('Name the output folder, or choose “Beside each input”.');
+      spec.output_dir = dir;
+    }
+    return spec;
+  }
+
+  async function submit(ev) {
+    ev.preventDefault();
+    setText('submit-error', '');
+    let spec;
+    try {
+      spec = buildSpec();
+    } catch (e) {
+      setText('submit-error', e.message);
+      return;
+    }
+    const button = $('submit');
+    button.disabled = true;
+    try {
+      const job = await api('POST', 'api/v1/jobs', spec);
+      // The event stream may have brought this job, and newer states of it,
+      // before this answer: keep those.
+      if (!S.jobs.has(job.id)) upsertJob(job, true);
+      else {
+        const row = S.rows.get(job.id);
+        if (row) row.li.classList.add('fresh');
+      }
+      announce(`Job ${job.id} queued.`);
+      if (S.detailId !== null) location.hash = '#/';
+    } catch (e) {
+      setText('submit-error', `The job was not started: ${e.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------ start
+
+  async function connect() {
+    try {
+      await loadStatus();
+    } catch (e) {
+      if (e.status !== 401) {
+        setText('st-token', '?');
+        setLive(false, `cannot reach the server: ${e.message}`);
+        setTimeout(connect, 5000);
+      }
+      return;
+    }
+    S.lastEventId = null;
+    startEvents();
+    browse(S.browsePath);
+    route();
+  }
+
+  function bind() {
+    $('token-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const t = $('token-input').value.trim();
+      if (!t) {
+        setText('token-error', 'Paste the token first.');
+        return;
+      }
+      setText('token-error', '');
+      S.token = t;
+      writeToken(t);
+      $('token-input').value = '';
+      connect();
+    });
+    $('token-forget').addEventListener('click', () => {
+      S.token = '';
+      writeToken('');
+      S.eventsGen += 1;
+      if (S.eventsAbort) S.eventsAbort.abort();
+      connect();
+    });
+    $('jobs-filter').addEventListener('change', renderJobs);
+    $('act-cancel').addEventListener('click', () => act('POST', '/cancel', 'Cancel asked.'));
+    $('act-retry').addEventListener('click', () => act('POST', '/retry', 'Queued again.'));
+    $('act-delete').addEventListener('click', deleteJob);
+    $('selected-clear').addEventListener('click', () => {
+      S.selected.clear();
+      renderSelected();
+      for (const box of $('entries').querySelectorAll('input[type=checkbox]')) box.checked = false;
+    });
+    $('outdir-here').addEventListener('click', () => {
+      if (S.browsePath !== null) $('outdir').value = S.browsePath;
+    });
+    $('new-form').addEventListener('submit', submit);
+    $('new-form').addEventListener('input', updateOptions);
+    $('new-form').addEventListener('change', updateOptions);
+    window.addEventListener('hashchange', route);
+  }
+
+  bind();
+  updateOptions();
+  renderStatus();
+  renderSelected();
+  connect();
+})();

@@ -1,0 +1,186 @@
+//! The web page in a real headless Chromium: two servers on 127.0.0.1:0
+//! (one without a token, one with), each with a library holding a generated
+//! WAV; the Node script in `tests/e2e/` (playwright-core) opens the page,
+//! browses the library, starts a FLAC conversion, watches it reach "done"
+//! without a reload, opens the job, downloads the output through the page's
+//! link, checks a phone-sized view and the token flow, and takes
+//! screenshots.
+//!
+//! Needs `chromium`, `node` and `npm ci` run in `tests/e2e/`; skipped
+//! without them unless AJ_REQUIRE_TOOLS=1. Set AJ_SCREENSHOTS=DIR to keep a
+//! copy of the desktop and phone screenshots.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aj_server::{App, Config, Server};
+use serde_json::{json, Value};
+
+/// The generated input: a 1 s stereo sine at 44.1 kHz, 16-bit.
+const INPUT: &str = "tone.wav";
+
+/// A file named like audio that holds text: its conversion fails.
+const BROKEN: &str = "broken.wav";
+
+/// How long the whole browser run may take before it is stopped.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+fn tool_path(name: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A library with `album/tone.wav` and `album/broken.wav`, and a server on it.
+fn start(root: &Path, token: Option<&str>) -> Server {
+    let lib = root.join("lib");
+    std::fs::create_dir_all(lib.join("album")).unwrap();
+    let samples = aj_testkit::sine(44_100, 2, 44_100, 16, 440.0, 0.5);
+    aj_testkit::write_wav(&lib.join("album").join(INPUT), &samples, 2, 44_100, 16);
+    std::fs::write(
+        lib.join("album").join(BROKEN),
+        "not a WAV file, only text\n".repeat(100),
+    )
+    .unwrap();
+    let app = App::open(Config {
+        libraries: vec![lib],
+        data_dir: root.join("data"),
+        token: token.map(str::to_string),
+        max_encoders: 1,
+    })
+    .unwrap();
+    Server::start(TcpListener::bind("127.0.0.1:0").unwrap(), app).unwrap()
+}
+
+/// Runs the script, stopping it after [`RUN_LIMIT`]; returns its status,
+/// its last line of output and what it wrote to stderr.
+fn run_script(config: &Value) -> (bool, String, String) {
+    let mut child = Command::new("node")
+        .arg("page.mjs")
+        .current_dir(e2e_dir())
+        .env("AJ_E2E", config.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the browser test took longer than {RUN_LIMIT:?}: {}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = out.join().unwrap();
+    let last = out.lines().last().unwrap_or_default().to_string();
+    (status.success(), last, err.join().unwrap())
+}
+
+#[test]
+fn the_web_page_converts_a_file_in_a_real_browser() {
+    if !(aj_testkit::have_tool("chromium") && aj_testkit::have_tool("node")) {
+        return;
+    }
+    if !e2e_dir().join("node_modules/playwright-core").is_dir() {
+        assert!(
+            !aj_testkit::tools_required(),
+            "playwright-core is required (AJ_REQUIRE_TOOLS=1): run 'npm ci' in {}",
+            e2e_dir().display()
+        );
+        eprintln!("skipping: run 'npm ci' in {}", e2e_dir().display());
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let open = start(&t.path().join("open"), None);
+    let token = "e2e-token-0123456789abcdef";
+    let locked = start(&t.path().join("locked"), Some(token));
+    let shots = t.path().join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let config = json!({
+        "url": format!("{}/", open.url()),
+        "token_url": format!("{}/", locked.url()),
+        "token": token,
+        "input": INPUT,
+        "broken": BROKEN,
+        "chromium": tool_path("chromium"),
+        "shots": shots,
+        "keep": std::env::var_os("AJ_SCREENSHOTS").map(PathBuf::from),
+    });
+    let (ok, last, stderr) = run_script(&config);
+    let result: Value = serde_json::from_str(&last)
+        .unwrap_or_else(|e| panic!("the script printed no result ({e}): {last}\n{stderr}"));
+    assert!(
+        ok && result["ok"] == true,
+        "the browser test failed: {}\nsteps: {}\n{stderr}",
+        result["error"],
+        result["steps"]
+    );
+
+    // What the page did, seen from the servers' side.
+    for (side, name) in [("open", "the first server"), ("locked", "the token server")] {
+        let out = t.path().join(side).join("lib/album/tone.flac");
+        let bytes = std::fs::read(&out).unwrap_or_else(|e| panic!("{name}: no output ({e})"));
+        assert_eq!(&bytes[..4], b"fLaC", "{name}");
+    }
+    let downloads = result["downloads"].as_array().unwrap();
+    assert_eq!(downloads.len(), 2, "{result}");
+    for (d, side) in downloads.iter().zip(["open", "locked"]) {
+        assert_eq!(d["name"], "tone.flac");
+        assert_eq!(d["magic"], "fLaC");
+        let size = std::fs::metadata(t.path().join(side).join("lib/album/tone.flac"))
+            .unwrap()
+            .len();
+        assert_eq!(d["bytes"], size, "{side}");
+    }
+    // The first server's first job was deleted from the page; its failed
+    // job and the token server's job remain.
+    open.stop().unwrap();
+    locked.stop().unwrap();
+    assert_eq!(stored_jobs(&t.path().join("open/data")), 1);
+    assert_eq!(stored_jobs(&t.path().join("locked/data")), 1);
+
+    let shots_taken = result["screenshots"].as_array().unwrap();
+    assert!(shots_taken.len() >= 5, "{result}");
+    for s in shots_taken {
+        let png = std::fs::read(s.as_str().unwrap()).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+}
+
+/// How many jobs a stopped server's store holds.
+fn stored_jobs(data: &Path) -> usize {
+    let store = aj_server::store::Store::open(&data.join(aj_server::STORE_FILE)).unwrap();
+    store.jobs(None).unwrap().len()
+}
