@@ -664,25 +664,19 @@ fn rip(
                 st.started = false;
             }
         }
-        // Tracks whose AccurateRip range is complete.
+        // Tracks whose AccurateRip range has been read completely.
         let complete: Vec<u8> = ar
             .iter()
-            .filter(|(_, (a, _))| {
-                a.frames_seen()
-                    >= layout
-                        .tracks
-                        .iter()
-                        .find(|(n, _)| Some(*n) == piece.track)
-                        .map_or(u64::MAX, |_| 0)
-            })
-            .map(|(n, _)| *n)
-            .filter(|n| {
+            .filter(|(n, (a, _))| {
                 layout
                     .tracks
                     .iter()
-                    .find(|(t, _)| t == n)
-                    .is_some_and(|(_, r)| r.end <= piece.range.end)
+                    .find(|(t, _)| t == *n)
+                    .is_some_and(|(_, r)| {
+                        a.frames_seen() >= (r.end.0 - r.start.0) as u64 * FRAMES_PER_SECTOR
+                    })
             })
+            .map(|(n, _)| *n)
             .collect();
         for n in complete {
             if let Some((a, suspicious)) = ar.remove(&n) {
