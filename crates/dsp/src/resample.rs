@@ -3,9 +3,15 @@
 //! [`Resampler`] converts interleaved float PCM from one fixed rate to another,
 //! streaming in chunks with memory bounded by the filter length (never by the
 //! length of the input). It is built on rubato's synchronous resampler
-//! ([`rubato::Fft`]): a windowed-sinc low-pass (Blackman-Harris², about a
-//! thousand taps at common rate pairs) applied by FFT convolution, at the
-//! exact rational ratio `out_rate / in_rate` reduced by their GCD.
+//! ([`rubato::Fft`]): a windowed-sinc low-pass (Blackman-Harris², about
+//! 8,000 taps at common rate pairs) applied by FFT convolution, at the exact
+//! rational ratio `out_rate / in_rate` reduced by their GCD.
+//!
+//! Measured quality (docs/dsp.md; `tests/resample_quality.rs`): flat within
+//! 0.000001 dB to 0.98 of the lower Nyquist frequency, rejection of 184 dB or
+//! more from 1.002 of it, THD+N of a 1 kHz tone about −150 dB (the limit of
+//! `f32` samples); `sox rate -v` has 0.0017–0.0026 dB of ripple, −3 dB at
+//! 0.95 Nyquist and 175 dB of rejection.
 //!
 //! Why the synchronous resampler rather than rubato's asynchronous sinc one:
 //! both give the same quality (rubato's documentation says so, and both use
@@ -32,8 +38,12 @@ use rubato::{Fft, FixedSync, Resampler as _, WindowFunction};
 
 /// Input frames per processing call. The FFT block is about this long too
 /// (rounded to a multiple of `in_rate / gcd`), which sets the filter length:
-/// a longer block gives a longer sinc and a cut-off closer to Nyquist.
-const CHUNK_FRAMES: usize = 1024;
+/// a longer block gives a longer sinc and a narrower transition band. At
+/// 1024 the band ran from 0.98 to past 1.002 of the Nyquist frequency (a
+/// tone there, 96 kHz → 44.1 kHz, was rejected by 164 dB only, under sox's
+/// 175); 8192 narrows it to 0.995–1.002 and costs little (FFT work grows
+/// with the log of the block).
+const CHUNK_FRAMES: usize = 8192;
 
 /// Largest FFT block on the output side, in frames, unless the reduced ratio
 /// alone needs more (two of its smallest blocks are always allowed). Caps the
