@@ -130,6 +130,64 @@ impl PendingOutput {
     }
 }
 
+impl PendingOutput {
+    /// Flushes the file to disk and renames it to the target or, when a file
+    /// is there (from before or appearing meanwhile), to the first free
+    /// `STEM (n).EXT` beside it. Each name is claimed with a rename that
+    /// never replaces a file, so nothing is ever overwritten, whatever
+    /// `overwrite` said at [`PendingOutput::create`]. Returns the path used.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when syncing or renaming fails, or when no free name is
+    /// left below [`MAX_NUMBERED`]. On error the temporary file is removed.
+    pub fn commit_numbered(self) -> Result<PathBuf, Error> {
+        self.temp.as_file().sync_all()?;
+        let mut temp = self.temp;
+        for n in 0..=MAX_NUMBERED {
+            let target = if n == 0 {
+                self.target.clone()
+            } else {
+                numbered(&self.target, n)
+            };
+            match temp.persist_noclobber(&target) {
+                Ok(_) => {
+                    if let Some(dir) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        if let Ok(d) = File::open(dir) {
+                            let _ = d.sync_all();
+                        }
+                    }
+                    return Ok(target);
+                }
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => temp = e.file,
+                Err(e) => return Err(Error::Io(e.error)),
+            }
+        }
+        Err(Error::Io(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} and its numbered names up to ({MAX_NUMBERED}) all exist",
+                self.target.display()
+            ),
+        )))
+    }
+}
+
+/// The highest `n` [`PendingOutput::commit_numbered`] tries.
+pub const MAX_NUMBERED: u32 = 9999;
+
+/// `dir/STEM (n).EXT` for `dir/STEM.EXT` (`dir/NAME (n)` without extension).
+pub fn numbered(target: &Path, n: u32) -> PathBuf {
+    let stem = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match target.extension() {
+        Some(ext) => format!("{stem} ({n}).{}", ext.to_string_lossy()),
+        None => format!("{stem} ({n})"),
+    };
+    target.with_file_name(name)
+}
+
 /// Keeps a temporary file's path in [`PENDING`] while it lives.
 #[derive(Debug)]
 struct Registered(PathBuf);
@@ -229,6 +287,27 @@ mod tests {
         assert!(!pending().contains(&ta) && pending().contains(&tb));
         drop(b);
         assert!(!pending().contains(&tb));
+    }
+
+    #[test]
+    fn numbered_commit_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("song.flac");
+        std::fs::write(&target, b"old").unwrap();
+        std::fs::write(dir.path().join("song (1).flac"), b"old1").unwrap();
+        let p = PendingOutput::create(&target, true).unwrap();
+        p.file().unwrap().write_all(b"new").unwrap();
+        // Appears while the output is written: skipped too.
+        std::fs::write(dir.path().join("song (2).flac"), b"theirs").unwrap();
+        let got = p.commit_numbered().unwrap();
+        assert_eq!(got, dir.path().join("song (3).flac"));
+        assert_eq!(std::fs::read(&got).unwrap(), b"new");
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
+        let free = dir.path().join("free.wav");
+        let p = PendingOutput::create(&free, false).unwrap();
+        assert_eq!(p.commit_numbered().unwrap(), free);
+        assert_eq!(numbered(Path::new("a/b"), 2), Path::new("a/b (2)"));
     }
 
     #[test]

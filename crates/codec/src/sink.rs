@@ -81,6 +81,27 @@ impl FileSink {
     /// appeared meanwhile, or cancellation; in every case nothing is left at
     /// the target path.
     pub fn finish_verified(self, cancel: &CancelToken) -> Result<bool, Error> {
+        let (verified, pending) = self.complete(cancel)?;
+        pending.commit()?;
+        Ok(verified)
+    }
+
+    /// [`FileSink::finish_verified`], except that the file never replaces
+    /// another: when the target exists at the end, the output takes the
+    /// first free `STEM (n).EXT` ([`PendingOutput::commit_numbered`]),
+    /// whatever `overwrite` said. Returns whether the output was verified
+    /// and where it is.
+    ///
+    /// # Errors
+    /// As [`FileSink::finish_verified`], without [`Error::Exists`].
+    pub fn finish_numbered(self, cancel: &CancelToken) -> Result<(bool, PathBuf), Error> {
+        let (verified, pending) = self.complete(cancel)?;
+        let path = pending.commit_numbered()?;
+        Ok((verified, path))
+    }
+
+    /// Everything but the rename: flush, tags, verification.
+    fn complete(self, cancel: &CancelToken) -> Result<(bool, PendingOutput), Error> {
         let FileSink {
             target,
             spec,
@@ -102,8 +123,7 @@ impl FileSink {
             None => false,
         };
         cancel.check()?;
-        pending.commit()?;
-        Ok(verified)
+        Ok((verified, pending))
     }
 }
 
