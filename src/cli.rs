@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Convert audio files to WAV, AIFF, FLAC, MP3, Ogg Vorbis or Opus
     Convert(ConvertArgs),
+    /// Keep a converted mirror of a music library: only new and changed files are converted
+    Sync(SyncArgs),
     /// Show what audio files hold: format, stream, duration, tags, pictures
     Info(InfoArgs),
     /// Measure loudness (EBU R128) and write ReplayGain 2.0 tags into the files
@@ -38,6 +40,8 @@ pub enum Command {
     Port(PortArgs),
     /// Run the daemon: jobs over an HTTP API on port 3643
     Serve(ServeArgs),
+    /// Jobs of a running daemon: list, show, follow, cancel, retry, their logs
+    Jobs(JobsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +215,16 @@ pub struct RipArgs {
     #[arg(long)]
     pub no_verify: bool,
 
+    /// Name the track files from their tags, as 'aj convert --name' does (e.g.
+    /// '{albumartist}/{album} ({date:4})/{disc}{track:02} - {title}'); the cue sheet and log go
+    /// beside the first track [default: 'NN - Title' in the output folder]
+    #[arg(long = "name", value_name = "TEMPLATE", conflicts_with = "image")]
+    pub name: Option<String>,
+
+    /// Characters names made by --name may hold: posix or windows [default: posix]
+    #[arg(long, value_name = "POLICY", requires = "name")]
+    pub safe_names: Option<String>,
+
     /// Check that a rip log was not edited (its SHA-256 seal), and do nothing else
     #[arg(long, value_name = "FILE", conflicts_with = "output_dir")]
     pub check_log: Option<PathBuf>,
@@ -218,6 +232,90 @@ pub struct RipArgs {
     /// Print events as JSON lines on stdout
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub remote: ServerArgs,
+}
+
+/// `--server` and `--token-file` of `aj convert` and `aj rip`: run the job
+/// on a daemon instead of here.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServerArgs {
+    /// Run the job on the daemon at URL (aj serve) instead of here, and follow it; paths are
+    /// made absolute and must lie inside the daemon's library folders
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// File holding the daemon's bearer token [default: $AJ_TOKEN]
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "\
+Examples:
+  aj jobs                               every job of the daemon on 127.0.0.1:3643
+  aj jobs --state running --json        running jobs, one JSON object per line
+  aj jobs 12 --follow                   follow job 12 until it ends
+  aj jobs cancel 12                     cancel it
+  aj jobs log 12                        its engine events, as JSON lines
+  aj jobs --server http://nas:3643 --token-file ~/.aj-token
+
+The daemon is $AJ_SERVER unless --server is given, else http://127.0.0.1:3643;
+the token is read from --token-file, else $AJ_TOKEN. --follow reads the
+daemon's event feed (and reconnects where it left off) and shows the job's
+progress as a local run would: bars in a terminal, plain lines otherwise, the
+engine's events as JSON lines with --json.
+
+Exit status: 0 done (with --follow: the job ended done), 1 the job failed, was
+cancelled or interrupted, or the daemon could not be asked, 2 a usage error."
+)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub action: Option<JobsAction>,
+
+    /// A job to show [default: list the jobs]
+    #[arg(value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+    pub id: Option<i64>,
+
+    /// Follow the job until it ends, showing its progress
+    #[arg(long, requires = "id")]
+    pub follow: bool,
+
+    /// Only jobs in this state: queued, running, done, failed, cancelled, interrupted
+    #[arg(long, value_name = "STATE", conflicts_with = "id")]
+    pub state: Option<String>,
+
+    /// The daemon's URL [default: $AJ_SERVER, else http://127.0.0.1:3643]
+    #[arg(long, value_name = "URL", global = true)]
+    pub server: Option<String>,
+
+    /// File holding the daemon's bearer token [default: $AJ_TOKEN]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+
+    /// JSON: jobs one object per line; events as JSON lines
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Cancel a job (a running one stops cleanly, removing partial outputs)
+    Cancel(JobIdArg),
+    /// Queue a failed, cancelled or interrupted job again
+    Retry(JobIdArg),
+    /// A job's engine events, one JSON object per line (as a local --json run prints them)
+    Log(JobIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct JobIdArg {
+    /// The job's id
+    #[arg(value_name = "ID", value_parser = clap::value_parser!(i64).range(1..))]
+    pub id: i64,
 }
 
 #[derive(Debug, Args)]
@@ -255,12 +353,26 @@ Examples:
 Lossless outputs (WAV, AIFF, FLAC) are decoded again after writing and compared
 with the input samples; --no-verify skips that. Outputs are written to a
 temporary file and renamed when complete: an interrupted conversion leaves no
-partial file, and an existing file is never replaced without --overwrite.
+partial file, and an existing file is never replaced without --overwrite
+(or --on-exists overwrite).
 
 With --replaygain, each file's loudness is measured on the decoded samples as it
 is converted and its track gain written with its tags; the files converted into
 one output folder in the run form an album, whose gain is written into them
 once the last of them is done.
+
+--name names outputs from tags: text outside braces is literal, / separates
+folders, {a|b|\"text\"} takes the first non-empty alternative, {field:N} pads
+numbers with zeros (and keeps N characters of text). Fields: any tag (title,
+artist, albumartist, album, date, genre, composer, label…), track, tracktotal,
+disc (empty on single-disc albums), disctotal, year, filename, format. Empty
+brackets and dangling separators left by missing tags are removed. Two inputs
+named to one output stop the run before anything is converted (exit 2).
+
+--on-exists rename writes 'NAME (1).EXT', 'NAME (2).EXT'…, the name taken when
+the output is complete. --delete-source deletes a source only once its output
+is in place and checked (verified, or decoded again to its full length), never
+for a skipped or failed file, never when the output is the source.
 
 Exit status: 0 all converted (or skipped), 1 a file failed or the run was
 interrupted, 2 a usage error.")]
@@ -295,9 +407,34 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
     pub abr: Option<u32>,
 
-    /// Replace outputs that already exist
+    /// Replace outputs that already exist (the same as --on-exists overwrite)
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Name outputs from their tags, like '{albumartist|artist}/{album} ({date:4})/{disc}{track:02}
+    /// - {title}' (the extension is added; see below)
+    #[arg(long = "name", value_name = "TEMPLATE")]
+    pub name: Option<String>,
+
+    /// Characters names made by --name may hold: posix (/ and NUL replaced) or windows (also
+    /// <>:"\|?* and control characters; CON, NUL, COM1… renamed) [default: posix]
+    #[arg(long, value_name = "POLICY", requires = "name")]
+    pub safe_names: Option<String>,
+
+    /// With --name: keep each input folder's sub-folders below -o; the template names the file
+    /// inside them
+    #[arg(long, requires = "name")]
+    pub keep_tree: bool,
+
+    /// When an output exists: skip it, overwrite it, or rename the new one 'NAME (1).EXT'…
+    /// [default: skip]
+    #[arg(long, value_name = "POLICY", conflicts_with = "overwrite")]
+    pub on_exists: Option<String>,
+
+    /// Delete each source once its output is written and checked (decoded again); never a
+    /// skipped or failed one, never when the output is the source itself
+    #[arg(long)]
+    pub delete_source: bool,
 
     /// Do not decode lossless outputs again to compare them with the input
     #[arg(long)]
@@ -313,9 +450,36 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub replaygain: bool,
 
+    /// Output sample rate in Hz: high-quality resampling (MP3: 8000-48000; Opus: 8000, 12000,
+    /// 16000, 24000 or 48000)
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+
+    /// Output bit depth of WAV, AIFF and FLAC: 8, 16, 24, 32, or float (WAV); TPDF dither
+    /// whenever the depth drops
+    #[arg(long, value_name = "N")]
+    pub bits: Option<String>,
+
+    /// Output channels: 1 (mono) or 2 (stereo); 5.1 and 7.1 are downmixed as ITU-R BS.775
+    /// has it (centre and surrounds at -3 dB, LFE dropped)
+    #[arg(long, value_name = "1|2")]
+    pub channels: Option<u16>,
+
+    /// Change the level by DB decibels; lowered when the peak would pass 0 dBFS
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    pub gain: Option<f64>,
+
+    /// Apply the source's ReplayGain, track or album (from its tags, else measured), lowered
+    /// when the peak would pass 0 dBFS
+    #[arg(long, value_name = "MODE")]
+    pub apply_replaygain: Option<String>,
+
     /// Print events as JSON lines on stdout instead of progress bars
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub remote: ServerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -432,4 +596,133 @@ pub struct ServeArgs {
     /// Encoders running at once over all jobs [default: one per core]
     #[arg(long, value_name = "N")]
     pub encoders: Option<usize>,
+
+    /// A CD drive to serve: /dev/srN, demo[,options] or image:PATH[,options]
+    /// (repeat for several) [default: the drives found, looked for on every request]
+    #[arg(long = "drive", value_name = "SPEC")]
+    pub drives: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  aj sync ~/Music /media/player/Music -f opus -b 128
+  aj sync ~/Music /media/player -f mp3 -q 2 --delete --dry-run   show what would change
+  aj sync ~/Music /mnt/car -f mp3 --lossy convert --art-max 600
+  aj sync ~/Music /srv/flac -f flac --link                       FLAC sources hard-linked
+
+Each run converts new and changed sources only. A source whose tags alone
+changed gets its tags rewritten in the mirror (the audio bytes are left as
+they are); an unchanged library converts nothing. Sources already in the
+format are copied (--link: hard-linked), unless --rate/--bits/--channels/
+--gain change their samples. Lossy sources (MP3, Vorbis, Opus, AAC) are
+copied as they are (--lossy copy), never transcoded lossy to lossy, unless
+--lossy convert; --lossy skip leaves them out. Cover images beside the music
+(folder.*, cover.*, front.*, album.*: jpg, png, gif, webp, bmp) are copied
+into the mirror folder.
+
+The state lives in the mirror, DST/.aj-sync.sqlite: an interrupted sync goes
+on where it stopped, and another machine that reaches the mirror continues it
+(with the library at any path). Files in the mirror that the sync did not
+make are never touched. A mirror file changed by hand is made again. Changing
+the format or encoder options converts everything again.
+
+Exit status: 0 the mirror is up to date, 1 a file failed or the run was
+interrupted, 2 a usage error.")]
+pub struct SyncArgs {
+    /// The library folder
+    #[arg(value_name = "SRC")]
+    pub source: PathBuf,
+
+    /// The mirror folder (created when missing)
+    #[arg(value_name = "DST")]
+    pub mirror: PathBuf,
+
+    /// Format of the mirror: wav, aiff, flac, mp3, ogg (Vorbis) or opus
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub format: String,
+
+    /// Sources that are already lossy: copy (as they are), convert, or skip [default: copy]
+    #[arg(long, value_name = "POLICY")]
+    pub lossy: Option<String>,
+
+    /// Hard-link files that are not converted instead of copying them (copies across file
+    /// systems, with a note)
+    #[arg(long)]
+    pub link: bool,
+
+    /// Remove mirror files whose source is gone (and folders that become empty)
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Show what would be done, file by file with the reason; change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Scale embedded JPEG/PNG cover art of converted files down to fit N x N pixels
+    #[arg(long, value_name = "N")]
+    pub art_max: Option<u32>,
+
+    /// Write ReplayGain 2.0 tags measured while converting (as aj convert --replaygain)
+    #[arg(long)]
+    pub replaygain: bool,
+
+    /// Name mirror files from their tags, like '{albumartist|artist}/{album}/{track:02} - {title}'
+    #[arg(long = "name", value_name = "TEMPLATE")]
+    pub name: Option<String>,
+
+    /// Characters names made by --name may hold: posix or windows [default: posix]
+    #[arg(long, value_name = "POLICY", requires = "name")]
+    pub safe_names: Option<String>,
+
+    /// FLAC compression level, 0 (fastest) to 8 (smallest) [default: 5]
+    #[arg(long, value_name = "0-8")]
+    pub level: Option<u8>,
+
+    /// VBR quality: MP3 V0 (best) to V9 [default: 2]; Vorbis -1 to 10 [default: 5]
+    #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
+    pub quality: Option<f32>,
+
+    /// Bitrate in kb/s: MP3 CBR, Opus (6-510) [default: 128], Vorbis managed (32-500)
+    #[arg(short = 'b', long, value_name = "KBPS")]
+    pub bitrate: Option<u32>,
+
+    /// MP3 average bitrate (ABR) in kb/s, 8-320
+    #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
+    pub abr: Option<u32>,
+
+    /// Output sample rate in Hz (resampled)
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+
+    /// Output bit depth of WAV, AIFF and FLAC: 8, 16, 24, 32, or float (WAV)
+    #[arg(long, value_name = "N")]
+    pub bits: Option<String>,
+
+    /// Output channels: 1 (mono) or 2 (stereo)
+    #[arg(long, value_name = "1|2")]
+    pub channels: Option<u16>,
+
+    /// Change the level by DB decibels; lowered when the peak would pass 0 dBFS
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    pub gain: Option<f64>,
+
+    /// Apply the source's ReplayGain, track or album
+    #[arg(long, value_name = "MODE")]
+    pub apply_replaygain: Option<String>,
+
+    /// Do not decode lossless outputs again to compare them with the input
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Threads for the whole run [default: one per core]
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Print events as JSON lines on stdout instead of progress
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub remote: ServerArgs,
 }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod client;
 mod cmd;
 mod progress;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let outcome = match cli.command {
         cli::Command::Convert(args) => cmd::convert::run(args),
+        cli::Command::Sync(args) => cmd::sync::run(args),
         cli::Command::Info(args) => cmd::info::run(args),
         cli::Command::Gain(args) => cmd::gain::run(args),
         cli::Command::Disc(cli::DiscCommand::Id(args)) => cmd::disc_id::run(args),
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         cli::Command::Drive(cli::DriveCommand::Offset(args)) => cmd::rip::find_offset(args),
         cli::Command::Port(args) => cmd::port::run(args),
         cli::Command::Serve(args) => cmd::serve::run(args),
+        cli::Command::Jobs(args) => cmd::jobs::run(args),
     };
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

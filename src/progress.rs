@@ -135,21 +135,33 @@ fn plain_line(event: &Event) -> Option<String> {
             format!("start   {} -> {}", name(input), name(output))
         }
         Event::FileDone {
-            output, verified, ..
+            output,
+            verified,
+            deleted_source,
+            ..
         } => {
             format!(
-                "done    {}{}",
+                "done    {}{}{}",
                 name(output),
-                if *verified { " (verified)" } else { "" }
+                if *verified { " (verified)" } else { "" },
+                match deleted_source {
+                    Some(src) => format!("; deleted {}", name(src)),
+                    None => String::new(),
+                }
             )
         }
         Event::FileFailed { input, error, .. } => format!("FAILED  {}: {error}", name(input)),
         Event::FileSkipped { input, reason, .. } => format!("skipped {}: {reason}", name(input)),
         Event::Summary(s) => format!(
-            "{} converted, {} failed, {} skipped{}",
+            "{} converted, {} failed, {} skipped{}{}",
             s.ok,
             s.failed,
             s.skipped,
+            if s.deleted > 0 {
+                format!(", {} source{} deleted", s.deleted, plural(s.deleted))
+            } else {
+                String::new()
+            },
             if s.cancelled { " (interrupted)" } else { "" }
         ),
         Event::Warning { message } => format!("note: {message}"),

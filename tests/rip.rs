@@ -668,3 +668,42 @@ fn ctrl_c_keeps_finished_tracks_and_removes_the_partial_one() {
     assert_eq!(resumed.status, 0, "{}", resumed.stderr);
     assert_eq!(resumed.named("track_done").len(), 5 - finished);
 }
+
+#[test]
+fn naming_template_places_tracks_cue_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("named");
+    let r = offline(
+        "demo",
+        &out,
+        &[
+            "--name",
+            "{albumartist|artist}/{album}/{disc}{track:02}. {title}",
+            "-f",
+            "opus",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let album = out.join("The Virtual Players/AudioJuggler Demo Disc");
+    assert!(
+        album.join("01. Power On.opus").exists(),
+        "{:?}",
+        util::tree(&out)
+    );
+    let cue =
+        std::fs::read_to_string(album.join("The Virtual Players - AudioJuggler Demo Disc.cue"))
+            .unwrap();
+    assert!(
+        cue.contains("FILE \"03. Quiet Interlude.opus\" WAVE"),
+        "{cue}"
+    );
+    assert!(album
+        .join("The Virtual Players - AudioJuggler Demo Disc.log")
+        .exists());
+    // A template that names every track alike is refused before reading.
+    let r = offline("demo", &dir.path().join("same"), &["--name", "{album}"]);
+    assert_eq!(r.status, 1);
+    assert!(r.stdout.contains("same file name"), "{}", r.stdout);
+    let bad = offline("demo", &dir.path().join("bad"), &["--name", "{album"]);
+    assert_eq!(bad.status, 2, "{}", bad.stderr);
+}

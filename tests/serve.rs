@@ -37,6 +37,7 @@ impl Api {
             data_dir: data.to_path_buf(),
             token: token.map(str::to_string),
             max_encoders: encoders,
+            drives: Vec::new(),
         })
         .unwrap();
         Self::serve(app, token)
@@ -78,6 +79,19 @@ impl Api {
                     r = r.header("Authorization", a);
                 }
                 r.call()
+            }
+            ("PUT", body) => {
+                let mut r = self
+                    .agent
+                    .put(&url)
+                    .header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                match body {
+                    Some(b) => r.send(b.to_string().as_str()),
+                    None => r.send_empty(),
+                }
             }
             ("POST", body) => {
                 let mut r = self
@@ -931,6 +945,17 @@ fn the_openapi_document_describes_what_the_server_answers() {
         let r = api.call(&method.to_uppercase(), &path, body.as_ref());
         conforms(&doc, method, route, &r);
     }
+    // A sync job, and the job document with its summary, fit as well.
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({"kind": "sync", "source": "out", "mirror": "mirror", "format": "flac"})),
+    );
+    conforms(&doc, "post", "/api/v1/jobs", &r);
+    let sync_id = job_id(&r);
+    api.wait_for(sync_id, &["done"]);
+    let r = api.get(&format!("/api/v1/jobs/{sync_id}"));
+    assert_eq!(r.body["summary"]["sync"]["copied"], 1, "{}", r.body);
+    conforms(&doc, "get", "/api/v1/jobs/{id}", &r);
     let r = api.call("DELETE", &format!("/api/v1/jobs/{id}"), None);
     assert_eq!(r.status, 204);
     conforms(&doc, "delete", "/api/v1/jobs/{id}", &r);
@@ -1182,4 +1207,65 @@ fn rip_and_disc_info_jobs_run_through_the_daemon() {
         Some(&json!({"kind": "disc_info", "drive": "image:/etc/passwd"})),
     );
     assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn serve_with_drive_demo_lists_and_reads_the_demo_disc() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let mut child = aj()
+        .args(["serve", "--listen", "127.0.0.1:0", "--library", s(&lib)])
+        .args(["--data", s(&t.path().join("data")), "--drive", "demo"])
+        .args(["--drive", "demo,offset=6"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("aj serve: listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let said: Vec<String> = lines.by_ref().take(4).map(Result::unwrap).collect();
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    assert!(
+        said.iter()
+            .any(|l| l == "aj serve: drive demo-2 (demo,offset=6)"),
+        "{said:?}"
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let (status, list) = http_json(&agent, "GET", &format!("{url}/api/v1/drives"));
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = list["drives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["demo", "demo-2"]);
+    let (status, disc) = http_json(&agent, "GET", &format!("{url}/api/v1/drives/demo-2/disc"));
+    assert_eq!(status, 200, "{disc}");
+    assert_eq!(disc["tracks"].as_array().unwrap().len(), 5);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A drive spec that does not parse stops the start, naming it.
+    let r = aj()
+        .args(["serve", "--listen", "127.0.0.1:0", "--library", s(&lib)])
+        .args([
+            "--data",
+            s(&t.path().join("data")),
+            "--drive",
+            "demo,offset=x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("--drive demo,offset=x"), "{err}");
 }

@@ -3,6 +3,7 @@
 use aj_codec::encode::{EncoderOptions, MP3_BITRATES};
 use aj_codec::Format;
 use aj_core::CancelToken;
+use aj_jobs::convert::OnExists;
 use aj_jobs::{ConvertSpec, JobSpec};
 
 use crate::cli::ConvertArgs;
@@ -11,12 +12,24 @@ use crate::Outcome;
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<Outcome> {
     let json = args.json;
+    let remote = args.remote.clone();
     let spec = match validate(args) {
         Ok(s) => s,
         Err(msg) => return Ok(Outcome::Usage(msg)),
     };
+    if remote.server.is_some() {
+        return run_remote(&remote, spec, json);
+    }
     let cancel = CancelToken::new();
     install_interrupt_handler(&cancel);
+    // Names from a template that collide stop the run before any work.
+    if spec.name.is_some() {
+        if let Err(e @ aj_jobs::convert::PlanError::Collisions(_)) =
+            aj_jobs::convert::plan_checked(&spec, &cancel)
+        {
+            return Ok(Outcome::Usage(e.to_string()));
+        }
+    }
     let reporter = Reporter::new(json);
     let summary = aj_jobs::run(&JobSpec::Convert(spec), &cancel, &|e| reporter.event(e));
     reporter.finish();
@@ -25,6 +38,22 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Failed
     })
+}
+
+/// `--server`: the same spec, its paths made absolute, run by the daemon.
+fn run_remote(
+    remote: &crate::cli::ServerArgs,
+    mut spec: ConvertSpec,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    use crate::cmd::jobs::absolute;
+    spec.inputs = spec
+        .inputs
+        .iter()
+        .map(|p| absolute(p))
+        .collect::<anyhow::Result<_>>()?;
+    spec.output_dir = spec.output_dir.as_deref().map(absolute).transpose()?;
+    crate::cmd::jobs::submit_and_follow(remote, &JobSpec::Convert(spec), json)
 }
 
 /// Stage two of flag parsing: checks ranges and combinations, builds the spec.
@@ -39,16 +68,78 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             return Err(format!("{} is not a folder", dir.display()));
         }
     }
+    let dsp = dsp_options(format, &args)?;
+    let naming = naming_options(format, &args)?;
     Ok(ConvertSpec {
         inputs: args.inputs,
         format,
         output_dir: args.output_dir,
         encoder,
-        overwrite: args.overwrite,
+        overwrite: naming.on_exists == OnExists::Overwrite,
         verify: !args.no_verify,
         threads: args.jobs.unwrap_or(0),
         replaygain: args.replaygain,
+        rate: dsp.rate,
+        bits: dsp.bits,
+        float: dsp.float,
+        channels: dsp.channels,
+        gain_db: dsp.gain_db,
+        apply_replaygain: dsp.apply_replaygain,
+        name: naming.name,
+        safe_names: naming.safe_names,
+        keep_tree: naming.keep_tree,
+        on_exists: naming.on_exists,
+        delete_source: naming.delete_source,
     })
+}
+
+/// The naming and safety flags (`--name`, `--safe-names`, `--keep-tree`,
+/// `--on-exists`, `--delete-source`), checked: a spec holding only them.
+fn naming_options(format: Format, args: &ConvertArgs) -> Result<ConvertSpec, String> {
+    let mut spec = ConvertSpec::new(Vec::new(), format);
+    if let Some(name) = &args.name {
+        aj_jobs::naming::Template::parse(name).map_err(|e| e.to_string())?;
+        spec.name = Some(name.clone());
+    }
+    if let Some(safe) = &args.safe_names {
+        spec.safe_names = safe.parse()?;
+    }
+    spec.keep_tree = args.keep_tree;
+    if let Some(policy) = &args.on_exists {
+        spec.on_exists = policy.parse()?;
+    }
+    if args.overwrite {
+        spec.on_exists = OnExists::Overwrite;
+    }
+    spec.delete_source = args.delete_source;
+    Ok(spec)
+}
+
+/// The DSP flags (`--rate`, `--bits`, `--channels`, `--gain`,
+/// `--apply-replaygain`), parsed and checked against the format: a spec
+/// holding only them.
+fn dsp_options(format: Format, args: &ConvertArgs) -> Result<ConvertSpec, String> {
+    let mut spec = ConvertSpec::new(Vec::new(), format);
+    spec.rate = args.rate;
+    match args.bits.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => {}
+        Some("float" | "f32" | "32f") => spec.float = true,
+        Some(n) => {
+            spec.bits = Some(
+                n.parse()
+                    .map_err(|_| format!("--bits {n} is not one of 8, 16, 24, 32 or float"))?,
+            )
+        }
+    }
+    spec.channels = args.channels;
+    spec.gain_db = args.gain;
+    spec.apply_replaygain = args
+        .apply_replaygain
+        .as_deref()
+        .map(str::parse)
+        .transpose()?;
+    spec.check_dsp()?;
+    Ok(spec)
 }
 
 /// Checks the encoder flags shared by `aj convert` and `aj rip` against the

@@ -6,6 +6,8 @@ pub mod disc_info;
 pub mod drive;
 pub mod gain;
 pub mod info;
+pub mod jobs;
 pub mod port;
 pub mod rip;
 pub mod serve;
+pub mod sync;

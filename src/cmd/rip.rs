@@ -25,10 +25,14 @@ pub fn run(args: RipArgs) -> anyhow::Result<Outcome> {
         return check_log(path);
     }
     let json = args.json;
+    let remote = args.remote.clone();
     let spec = match validate(args) {
         Ok(s) => s,
         Err(msg) => return Ok(Outcome::Usage(msg)),
     };
+    if remote.server.is_some() {
+        return run_remote(&remote, spec, json);
+    }
     let config = match Config::load_default() {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Usage(e.to_string())),
@@ -51,6 +55,42 @@ pub fn run(args: RipArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Failed
     })
+}
+
+/// `--server`: the same spec, its paths made absolute, run by the daemon
+/// (which uses the offsets it remembers, not this machine's).
+fn run_remote(
+    remote: &crate::cli::ServerArgs,
+    mut spec: RipSpec,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    use crate::cmd::jobs::absolute;
+    spec.output_dir = absolute(&spec.output_dir)?;
+    if let Some(d) = &spec.drive {
+        spec.drive = Some(absolute_image(d)?);
+    }
+    crate::cmd::jobs::submit_and_follow(remote, &aj_jobs::JobSpec::Rip(spec), json)
+}
+
+/// `image:PATH[,options]` with PATH made absolute; other drive names as
+/// they are. Options start at the first `,word=`, as the virtual drive
+/// reads them.
+fn absolute_image(drive: &str) -> anyhow::Result<String> {
+    let Some(rest) = drive.strip_prefix("image:") else {
+        return Ok(drive.to_string());
+    };
+    let mut cut = rest.len();
+    for (i, _) in rest.match_indices(',') {
+        let after = rest.get(i + 1..).unwrap_or("");
+        let key = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        if key > 0 && after.as_bytes().get(key) == Some(&b'=') {
+            cut = i;
+            break;
+        }
+    }
+    let (path, opts) = rest.split_at(cut);
+    let path = crate::cmd::jobs::absolute(std::path::Path::new(path))?;
+    Ok(format!("image:{}{opts}", path.display()))
 }
 
 fn validate(args: RipArgs) -> Result<RipSpec, String> {
@@ -76,6 +116,13 @@ fn validate(args: RipArgs) -> Result<RipSpec, String> {
             return Err(format!("--release {r}: not a MusicBrainz release ID"));
         }
     }
+    if let Some(name) = &args.name {
+        aj_jobs::naming::Template::parse(name).map_err(|e| e.to_string())?;
+    }
+    let safe_names = match &args.safe_names {
+        Some(s) => s.parse()?,
+        None => aj_jobs::naming::SafeNames::default(),
+    };
     let Some(output_dir) = args.output_dir else {
         return Err("give the output folder with -o DIR".into());
     };
@@ -98,6 +145,8 @@ fn validate(args: RipArgs) -> Result<RipSpec, String> {
         offline: args.offline,
         verify: !args.no_verify,
         speed_kbs: None,
+        name: args.name,
+        safe_names,
     })
 }
 
@@ -155,14 +204,14 @@ fn choose_release(choices: &[ReleaseChoice]) -> Option<usize> {
 
 /// Shows a rip's events: JSON lines, a progress bar in a terminal, plain
 /// lines otherwise.
-struct RipReporter {
+pub(crate) struct RipReporter {
     json: bool,
     bar: Option<ProgressBar>,
     last_plain: Mutex<Instant>,
 }
 
 impl RipReporter {
-    fn new(json: bool) -> RipReporter {
+    pub(crate) fn new(json: bool) -> RipReporter {
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(100);
             b.set_style(
@@ -186,7 +235,7 @@ impl RipReporter {
         }
     }
 
-    fn event(&self, e: Event) {
+    pub(crate) fn event(&self, e: Event) {
         if self.json {
             if let Ok(line) = serde_json::to_string(&e) {
                 let mut out = std::io::stdout().lock();
@@ -291,7 +340,7 @@ impl RipReporter {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

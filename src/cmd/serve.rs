@@ -105,6 +105,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         data_dir: data_dir.clone(),
         token,
         max_encoders: args.encoders.unwrap_or(0),
+        drives: args.drives.clone(),
     })?;
 
     let mut out = std::io::stdout().lock();
@@ -119,6 +120,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         writeln!(out, "aj serve: library {}", root.display())?;
     }
     writeln!(out, "aj serve: data in {}", data_dir.display())?;
+    if app.manager.drives().discovered() {
+        let found = app.manager.drives().entries();
+        if found.is_empty() {
+            writeln!(
+                out,
+                "aj serve: no CD drive found (give --drive SPEC, e.g. --drive demo)"
+            )?;
+        }
+    }
+    for d in app.manager.drives().entries() {
+        writeln!(out, "aj serve: drive {} ({})", d.id, d.spec)?;
+    }
     if let (Some(t), Some(path)) = (&made_token, &token_path) {
         writeln!(
             out,

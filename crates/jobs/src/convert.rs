@@ -1,7 +1,8 @@
 //! The convert job: files in, files of another format out.
 //!
-//! Pipeline per file: decoder → [`FormatConverter`] (identity unless the target
-//! needs another sample format) → [`FileSink`] (encoder, tags, verification of
+//! Pipeline per file: decoder → [`Chain`] (channel mix → gain → resample →
+//! the target's sample format; a single exact [`aj_dsp::convert::FormatConverter`]
+//! when no DSP is asked for) → [`FileSink`] (encoder, tags, verification of
 //! lossless outputs, atomic rename).
 
 use std::collections::{HashMap, HashSet};
@@ -13,10 +14,15 @@ use aj_codec::encode::{self, EncoderOptions};
 use aj_codec::sink::{FileSink, FileSinkOptions};
 use aj_codec::{decode, tags, Format};
 use aj_core::{AudioSpec, CancelToken, Processor, SampleFormat, Sink};
-use aj_dsp::convert::FormatConverter;
+use aj_dsp::chain::{Chain, DspSettings};
+use aj_dsp::gain::{
+    clip_guard, parse_replaygain_db, parse_replaygain_peak, r128_tag_to_replaygain_db,
+};
 use aj_dsp::loudness::{LoudnessMeter, Measurement, PeakMode, ReplayGain};
+use aj_dsp::mix::ChannelMixer;
 
 use crate::engine::Event;
+use crate::naming::{NameContext, SafeNames, Template, TemplateError};
 use crate::replaygain::{self, AlbumGains};
 
 /// Extensions picked up when a folder is given as input. Files named one by one
@@ -57,10 +63,105 @@ pub struct ConvertSpec {
     /// gain over the files converted into the same folder in this run.
     #[serde(default)]
     pub replaygain: bool,
+    /// Name outputs from their tags with this template (see
+    /// [`crate::naming`]), below `output_dir` (or the input folder, or the
+    /// input's folder); `None`: the input's own name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Characters names made by `name` may hold.
+    #[serde(default)]
+    pub safe_names: SafeNames,
+    /// With `name`: keep each input folder's sub-folders and let the
+    /// template name the file inside them.
+    #[serde(default)]
+    pub keep_tree: bool,
+    /// What to do when an output exists (`overwrite: true` means
+    /// [`OnExists::Overwrite`]).
+    #[serde(default)]
+    pub on_exists: OnExists,
+    /// Delete each source once its output was written and checked (see
+    /// [`run_item`]).
+    #[serde(default)]
+    pub delete_source: bool,
+    /// Output sample rate in Hz; resampled (high quality, see aj-dsp's
+    /// `resample`) when it differs from the source's.
+    #[serde(default)]
+    pub rate: Option<u32>,
+    /// Output integer depth (8, 16, 24, 32); TPDF dither when it drops.
+    #[serde(default)]
+    pub bits: Option<u8>,
+    /// 32-bit float output (WAV only); excludes `bits`.
+    #[serde(default)]
+    pub float: bool,
+    /// Output channels: 1 (mono) or 2 (stereo); see aj-dsp's `mix`.
+    #[serde(default)]
+    pub channels: Option<u16>,
+    /// Gain in dB, lowered by the clip guard when the peak would pass 0 dBFS.
+    #[serde(default)]
+    pub gain_db: Option<f64>,
+    /// Apply the source's ReplayGain (its tags, else measured), with the
+    /// same clip guard.
+    #[serde(default)]
+    pub apply_replaygain: Option<ApplyGain>,
+}
+
+/// Which ReplayGain value `apply_replaygain` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyGain {
+    /// The track gain.
+    Track,
+    /// The album gain, else the track gain (as foobar2000 falls back).
+    Album,
+}
+
+impl std::str::FromStr for ApplyGain {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "track" => Ok(ApplyGain::Track),
+            "album" => Ok(ApplyGain::Album),
+            other => Err(format!(
+                "unknown --apply-replaygain '{other}' (expected track or album)"
+            )),
+        }
+    }
 }
 
 fn yes() -> bool {
     true
+}
+
+/// What to do when an output exists already.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExists {
+    /// Leave it and skip the input.
+    #[default]
+    Skip,
+    /// Replace it (atomically, once the new output is complete).
+    Overwrite,
+    /// Write `NAME (1).EXT`, `NAME (2).EXT`…: the first name free when the
+    /// output is complete; a file that appeared meanwhile is never replaced.
+    Rename,
+}
+
+impl std::str::FromStr for OnExists {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "skip" => Ok(OnExists::Skip),
+            "overwrite" | "replace" => Ok(OnExists::Overwrite),
+            "rename" | "number" => Ok(OnExists::Rename),
+            other => Err(format!(
+                "unknown --on-exists '{other}' (expected skip, overwrite or rename)"
+            )),
+        }
+    }
 }
 
 impl ConvertSpec {
@@ -75,6 +176,27 @@ impl ConvertSpec {
             verify: true,
             threads: 0,
             replaygain: false,
+            name: None,
+            safe_names: SafeNames::default(),
+            keep_tree: false,
+            on_exists: OnExists::default(),
+            delete_source: false,
+            rate: None,
+            bits: None,
+            float: false,
+            channels: None,
+            gain_db: None,
+            apply_replaygain: None,
+        }
+    }
+
+    /// What to do with an existing output: [`OnExists::Overwrite`] when
+    /// `overwrite` is set, else `on_exists`.
+    pub fn when_exists(&self) -> OnExists {
+        if self.overwrite {
+            OnExists::Overwrite
+        } else {
+            self.on_exists
         }
     }
 
@@ -132,9 +254,82 @@ pub enum ItemOutcome {
 ///
 /// Folders are searched recursively; hidden entries and the output folder
 /// itself are passed over, and a folder reached twice (through links) is read
-/// once. When several inputs would give the same output, the lossless one is
-/// converted (or the first, among equals) and the others are skipped.
+/// once. Without a name template, when several inputs would give the same
+/// output, the lossless one is converted (or the first, among equals) and the
+/// others are skipped.
+///
+/// With a template (`spec.name`), each input's tags are read to name its
+/// output. Two inputs named to one output (or an output named like another
+/// input of the job) is an error of the whole job: the inputs concerned
+/// fail, every other item is skipped, so that no work starts.
+/// [`plan_checked`] returns that error instead, as it does an invalid
+/// template (whose items all fail).
 pub fn plan(spec: &ConvertSpec, cancel: &CancelToken) -> Vec<Item> {
+    expand(spec, cancel).0
+}
+
+/// [`plan`], or why the job cannot run at all.
+///
+/// # Errors
+/// [`PlanError::Template`] for a template that does not parse,
+/// [`PlanError::Collisions`] when the template names several inputs alike.
+pub fn plan_checked(spec: &ConvertSpec, cancel: &CancelToken) -> Result<Vec<Item>, PlanError> {
+    match expand(spec, cancel) {
+        (_, Some(e)) => Err(e),
+        (items, None) => Ok(items),
+    }
+}
+
+/// Why a convert job cannot start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{}", describe_collisions(.0))]
+    Collisions(Vec<Collision>),
+}
+
+/// Inputs a name template gives one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub output: PathBuf,
+    /// Two or more: the inputs named so (or an input named like another
+    /// input, that input last).
+    pub inputs: Vec<PathBuf>,
+}
+
+fn describe_collisions(collisions: &[Collision]) -> String {
+    let list: Vec<String> = collisions
+        .iter()
+        .map(|c| {
+            let inputs: Vec<String> = c.inputs.iter().map(|p| p.display().to_string()).collect();
+            format!("{} <- {}", c.output.display(), inputs.join(" and "))
+        })
+        .collect();
+    format!(
+        "the name template gives several inputs the same output (add fields that tell them apart, like {{disc}} or {{track}}): {}",
+        list.join("; ")
+    )
+}
+
+fn expand(spec: &ConvertSpec, cancel: &CancelToken) -> (Vec<Item>, Option<PlanError>) {
+    let template = match spec.name.as_deref().map(Template::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            let items = spec
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(index, input)| Item {
+                    index,
+                    input: input.clone(),
+                    plan: Planned::Fail(e.to_string()),
+                })
+                .collect();
+            return (items, Some(PlanError::Template(e)));
+        }
+    };
     let out_dir = spec.output_dir.as_deref().map(normalise);
     let mut found: Vec<(PathBuf, Result<PathBuf, String>)> = Vec::new();
     for input in &spec.inputs {
@@ -160,15 +355,25 @@ pub fn plan(spec: &ConvertSpec, cancel: &CancelToken) -> Vec<Item> {
                     .parent()
                     .and_then(|p| p.strip_prefix(input).ok())
                     .map(Path::to_path_buf);
-                let out = output_path(spec, &f, rel_dir.as_deref());
-                found.push((f, Ok(out)));
+                let out = match &template {
+                    Some(t) => named_output(spec, t, &f, Some(input), rel_dir.as_deref()),
+                    None => Ok(output_path(spec, &f, rel_dir.as_deref())),
+                };
+                found.push((f, out));
             }
         } else if input.exists() {
-            let out = output_path(spec, input, None);
-            found.push((input.clone(), Ok(out)));
+            let out = match &template {
+                Some(t) => named_output(spec, t, input, None, None),
+                None => Ok(output_path(spec, input, None)),
+            };
+            found.push((input.clone(), out));
         } else {
             found.push((input.clone(), Err("no such file or folder".into())));
         }
+    }
+
+    if template.is_some() {
+        return named_items(spec, found);
     }
 
     // Which input each output goes to: the lossless one, else the first.
@@ -187,7 +392,7 @@ pub fn plan(spec: &ConvertSpec, cancel: &CancelToken) -> Vec<Item> {
             })
             .or_insert(i);
     }
-    found
+    let items = found
         .iter()
         .enumerate()
         .map(|(index, (input, out))| {
@@ -208,7 +413,146 @@ pub fn plan(spec: &ConvertSpec, cancel: &CancelToken) -> Vec<Item> {
             };
             Item { index, input: input.clone(), plan }
         })
-        .collect()
+        .collect();
+    (items, None)
+}
+
+/// The output a template names for `input`: below `-o`, else below the
+/// input folder it was found in (`root`), else beside it; with
+/// `keep_tree`, inside the sub-folder (`rel_dir`) it was found in.
+fn named_output(
+    spec: &ConvertSpec,
+    template: &Template,
+    input: &Path,
+    root: Option<&Path>,
+    rel_dir: Option<&Path>,
+) -> Result<PathBuf, String> {
+    let tags = tags::read(input).map_err(|e| format!("cannot read its tags to name it: {e}"))?;
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ctx = NameContext {
+        tags: &tags,
+        filename: &stem,
+        format: spec.format,
+    };
+    let rel = template.render(&ctx, spec.safe_names);
+    let mut base = match (&spec.output_dir, root) {
+        (Some(d), _) => d.clone(),
+        (None, Some(r)) => r.to_path_buf(),
+        (None, None) => input.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    if spec.keep_tree {
+        if let Some(rel_dir) = rel_dir {
+            base.push(rel_dir);
+        }
+    }
+    Ok(base.join(rel))
+}
+
+/// Items of a job named by a template: an input whose output is its own
+/// path is skipped (as without a template); several inputs with one output
+/// fail the job before any work (see [`plan`]).
+fn named_items(
+    spec: &ConvertSpec,
+    found: Vec<(PathBuf, Result<PathBuf, String>)>,
+) -> (Vec<Item>, Option<PlanError>) {
+    // Windows and FAT drives do not tell `A.flac` from `a.flac`.
+    let key = |p: &Path| -> PathBuf {
+        let n = normalise(p);
+        match spec.safe_names {
+            SafeNames::Windows => PathBuf::from(n.to_string_lossy().to_lowercase()),
+            SafeNames::Posix => n,
+        }
+    };
+    let mut writers: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    let mut inputs: HashMap<PathBuf, usize> = HashMap::new();
+    for (i, (input, out)) in found.iter().enumerate() {
+        inputs.entry(key(input)).or_insert(i);
+        let Ok(out) = out else { continue };
+        if !same_file(input, out) {
+            writers.entry(key(out)).or_default().push(i);
+        }
+    }
+    let mut collisions = Vec::new();
+    let mut colliding: HashMap<usize, String> = HashMap::new();
+    let mut groups: Vec<(&PathBuf, &Vec<usize>)> = writers.iter().collect();
+    groups.sort_by_key(|(_, w)| w.first().copied());
+    for (k, writers) in groups {
+        let other_input = inputs.get(k).copied().filter(|i| !writers.contains(i));
+        if writers.len() < 2 && other_input.is_none() {
+            continue;
+        }
+        let Some(output) = writers
+            .first()
+            .and_then(|&w| found.get(w))
+            .and_then(|(_, o)| o.as_ref().ok())
+        else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = writers
+            .iter()
+            .filter_map(|&w| found.get(w).map(|(i, _)| i.clone()))
+            .collect();
+        for &w in writers {
+            let others: Vec<String> = names
+                .iter()
+                .enumerate()
+                .filter(|&(n, _)| writers.get(n) != Some(&w))
+                .map(|(_, p)| p.display().to_string())
+                .collect();
+            let why = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" also from {}", others.join(" and "))
+            };
+            let input_too = match other_input.and_then(|i| found.get(i)) {
+                Some((p, _)) => format!(", which is an input of this job too ({})", p.display()),
+                None => String::new(),
+            };
+            colliding.insert(
+                w,
+                format!(
+                    "the name template writes {}{why}{input_too}; nothing was converted",
+                    output.display()
+                ),
+            );
+        }
+        if let Some((p, _)) = other_input.and_then(|i| found.get(i)) {
+            names.push(p.clone());
+        }
+        collisions.push(Collision {
+            output: output.clone(),
+            inputs: names,
+        });
+    }
+    let failed = !collisions.is_empty();
+    let items = found
+        .into_iter()
+        .enumerate()
+        .map(|(index, (input, out))| {
+            let plan = match out {
+                Err(e) => Planned::Fail(e),
+                Ok(out) if same_file(&input, &out) => Planned::Skip {
+                    output: out,
+                    reason: "the name template gives the input's own path (the output would replace the input)"
+                        .into(),
+                },
+                Ok(_) if colliding.contains_key(&index) => {
+                    Planned::Fail(colliding.remove(&index).unwrap_or_default())
+                }
+                Ok(out) if failed => Planned::Skip {
+                    output: out,
+                    reason: "not converted: the name template gives other inputs one output"
+                        .into(),
+                },
+                Ok(out) => Planned::Convert(out),
+            };
+            Item { index, input, plan }
+        })
+        .collect();
+    (items, failed.then_some(PlanError::Collisions(collisions)))
 }
 
 /// True for inputs whose extension names a lossless format.
@@ -358,10 +702,12 @@ pub fn run_item_with_album(
     created_dirs: &Mutex<Vec<PathBuf>>,
     albums: &AlbumGains,
 ) -> ItemOutcome {
-    let (outcome, written) = run_one(spec, item, cancel, on_event, created_dirs);
+    let (outcome, written, written_to) = run_one(spec, item, cancel, on_event, created_dirs);
     let Planned::Convert(output) = &item.plan else {
         return outcome;
     };
+    // With `--on-exists rename` the output may have taken another name.
+    let output = written_to.as_deref().unwrap_or(output);
     let failures = albums.item_ended(item.index, &item.input, output, written.as_ref());
     if failures.is_empty() {
         return outcome;
@@ -378,15 +724,15 @@ pub fn run_item_with_album(
     ItemOutcome::Failed
 }
 
-/// One item: its outcome, and for a written output with ReplayGain asked
-/// for, its loudness measurement.
+/// One item: its outcome, for a written output with ReplayGain asked for
+/// its loudness measurement, and where a written output is.
 fn run_one(
     spec: &ConvertSpec,
     item: &Item,
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
     created_dirs: &Mutex<Vec<PathBuf>>,
-) -> (ItemOutcome, Option<Measurement>) {
+) -> (ItemOutcome, Option<Measurement>, Option<PathBuf>) {
     let fail = |error: String| {
         on_event(Event::FileFailed {
             index: item.index,
@@ -406,38 +752,154 @@ fn run_one(
     };
     let output = match &item.plan {
         Planned::Convert(o) => o.clone(),
-        Planned::Skip { output, reason } => return (skip(output, reason), None),
-        Planned::Fail(e) => return (fail(e.clone()), None),
+        Planned::Skip { output, reason } => return (skip(output, reason), None, None),
+        Planned::Fail(e) => return (fail(e.clone()), None, None),
     };
-    if output.is_dir() {
+    if output.is_dir() && spec.when_exists() != OnExists::Rename {
         return (
             fail(format!(
                 "a folder is in the way of the output {}",
                 output.display()
             )),
             None,
+            None,
         );
     }
-    if !spec.overwrite && output.symlink_metadata().is_ok() {
+    if spec.when_exists() == OnExists::Skip && output.symlink_metadata().is_ok() {
         return (
-            skip(&output, "output exists (use --overwrite to replace it)"),
+            skip(
+                &output,
+                "output exists (use --overwrite to replace it, or --on-exists rename)",
+            ),
+            None,
             None,
         );
     }
     match convert_file(spec, item, &output, cancel, on_event, created_dirs) {
-        Ok((frames, verified, measurement)) => {
+        Ok(Written {
+            frames,
+            sample_rate,
+            verified,
+            measurement,
+            path: output,
+        }) => {
+            let deleted_source = if spec.delete_source {
+                match delete_source(
+                    &item.input,
+                    &output,
+                    verified,
+                    (frames, sample_rate),
+                    cancel,
+                ) {
+                    Ok(()) => Some(item.input.clone()),
+                    Err(Kept::Refused(message)) => {
+                        on_event(Event::Warning { message });
+                        None
+                    }
+                    Err(Kept::BadOutput(error)) => return (fail(error), None, Some(output)),
+                }
+            } else {
+                None
+            };
             on_event(Event::FileDone {
                 index: item.index,
                 input: item.input.clone(),
-                output,
+                output: output.clone(),
                 frames,
                 verified,
+                deleted_source,
             });
-            (ItemOutcome::Done, measurement)
+            (ItemOutcome::Done, measurement, Some(output))
         }
         // Whatever error a cancelled pipeline stopped with, it was cancelled.
-        Err(_) if cancel.is_cancelled() => (skip(&output, "cancelled"), None),
-        Err(error) => (fail(error), None),
+        Err(_) if cancel.is_cancelled() => (skip(&output, "cancelled"), None, None),
+        Err(error) => (fail(error), None, None),
+    }
+}
+
+/// Why a source was not deleted.
+enum Kept {
+    /// Deleting it would lose data, or the system refused: the item is done.
+    Refused(String),
+    /// The output did not pass the check: the item fails.
+    BadOutput(String),
+}
+
+/// Deletes `input` now that `output` is written: at once when the output
+/// was verified sample for sample (lossless), else once the output was
+/// decoded to its end and gave the frames written (lossy outputs, or
+/// `--no-verify`). Opus decodes at 48 kHz whatever rate was encoded: the
+/// count is compared at the decoded rate, to the frame. Never when the
+/// output is the input (the same path, or the same file through a link).
+fn delete_source(
+    input: &Path,
+    output: &Path,
+    verified: bool,
+    (frames, rate): (u64, u32),
+    cancel: &CancelToken,
+) -> Result<(), Kept> {
+    let kept =
+        |why: String| Kept::Refused(format!("{} was kept (not deleted): {why}", input.display()));
+    if same_file(input, output) || same_inode(input, output) {
+        return Err(kept(format!(
+            "it is the output {} itself",
+            output.display()
+        )));
+    }
+    if !verified {
+        let (decoded, decoded_rate) = decoded_frames(output, cancel).map_err(|e| {
+            Kept::BadOutput(format!(
+                "checking {} before deleting the source: {e}; the source was kept",
+                output.display()
+            ))
+        })?;
+        let expected = if decoded_rate == rate || rate == 0 {
+            u128::from(frames)
+        } else {
+            (u128::from(frames) * u128::from(decoded_rate) + u128::from(rate) / 2)
+                / u128::from(rate)
+        };
+        if u128::from(decoded).abs_diff(expected) > u128::from(decoded_rate != rate) {
+            return Err(Kept::BadOutput(format!(
+                "{} decodes to {decoded} frames, {frames} were written; the source was kept",
+                output.display()
+            )));
+        }
+    }
+    cancel
+        .check()
+        .map_err(|_| kept("the job was cancelled".into()))?;
+    std::fs::remove_file(input).map_err(|e| kept(format!("cannot delete it: {e}")))
+}
+
+/// Frames a file decodes to, read to its end, and their rate.
+fn decoded_frames(path: &Path, cancel: &CancelToken) -> Result<(u64, u32), String> {
+    let mut decoder = decode::open(path).map_err(|e| e.to_string())?;
+    let rate = decoder.spec().sample_rate;
+    let mut frames = 0u64;
+    while let Some(block) = decoder.read(BLOCK_FRAMES).map_err(|e| e.to_string())? {
+        cancel.check().map_err(|e| e.to_string())?;
+        frames += block.frames() as u64;
+    }
+    Ok((frames, rate))
+}
+
+/// True when both paths name one file (hard links, bind mounts).
+fn same_inode(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
     }
 }
 
@@ -450,7 +912,7 @@ fn convert_file(
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
     created_dirs: &Mutex<Vec<PathBuf>>,
-) -> Result<(u64, bool, Option<Measurement>), String> {
+) -> Result<Written, String> {
     let mut decoder = decode::open(&item.input).map_err(|e| e.to_string())?;
     let info = decoder.info().clone();
     let src_spec = decoder.spec();
@@ -464,10 +926,23 @@ fn convert_file(
     } else {
         encode::input_spec(spec.format, src_spec, 24)
     };
-    let mut converter = FormatConverter::new(src_spec, target.format);
     let mut tags = tags::read(&item.input).map_err(|e| e.to_string())?;
     // The source's encoder name describes the old file, not the new one.
     tags.drop_encoding_info();
+    // DSP: mix, gain (clip-guarded), resample, then the target's format.
+    spec.check_dsp()?;
+    let settings = dsp_settings(spec, item, &tags, src_spec, cancel, on_event)?;
+    let target = AudioSpec {
+        format: spec.output_format(target.format),
+        ..settings.output_shape(src_spec)
+    };
+    let mut converter = Chain::new(src_spec, settings, target.format).map_err(|e| e.to_string())?;
+    if settings.gain_db.is_some_and(|g| g != 0.0)
+        || settings.channels.is_some_and(|c| c != src_spec.channels)
+    {
+        // The source's ReplayGain values no longer describe these samples.
+        replaygain::set_gain_tags(&mut tags, spec.format, None, replaygain::Album::Remove);
+    }
 
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         let missing: Vec<PathBuf> = dir
@@ -487,13 +962,17 @@ fn convert_file(
         format: spec.format,
         encoder: spec.encoder.clone(),
         tags,
-        overwrite: spec.overwrite,
+        // Rename: the name is picked when the output is complete.
+        overwrite: matches!(spec.when_exists(), OnExists::Overwrite | OnExists::Rename),
         verify: spec.verify,
     };
     let mut sink = FileSink::create(output, target, options).map_err(|e| out_err(e.to_string()))?;
     // ReplayGain: the decoded samples are measured as they go by.
+    // After DSP that changes samples, the output is measured instead.
+    let measure_output = converter.is_float();
     let mut meter = if spec.replaygain {
-        Some(LoudnessMeter::new(src_spec, PeakMode::Sample).map_err(|e| e.to_string())?)
+        let at = if measure_output { target } else { src_spec };
+        Some(LoudnessMeter::new(at, PeakMode::Sample).map_err(|e| e.to_string())?)
     } else {
         None
     };
@@ -506,23 +985,39 @@ fn convert_file(
         total_frames: total,
         sample_rate: src_spec.sample_rate,
     });
+    // Output frames written, and source frames read (for progress).
     let mut frames = 0u64;
+    let mut read = 0u64;
     let mut last_report = Instant::now();
     while let Some(block) = decoder.read(BLOCK_FRAMES).map_err(|e| e.to_string())? {
         cancel.check().map_err(|e| e.to_string())?;
-        if let Some(m) = meter.as_mut() {
+        read += block.frames() as u64;
+        if let Some(m) = meter.as_mut().filter(|_| !measure_output) {
             m.add(&block).map_err(|e| e.to_string())?;
         }
         let block = converter.process(block).map_err(|e| e.to_string())?;
-        sink.write(&block).map_err(|e| out_err(e.to_string()))?;
+        if block.frames() > 0 {
+            if let Some(m) = meter.as_mut().filter(|_| measure_output) {
+                m.add(&block).map_err(|e| e.to_string())?;
+            }
+            sink.write(&block).map_err(|e| out_err(e.to_string()))?;
+        }
         frames += block.frames() as u64;
         if last_report.elapsed() >= PROGRESS_EVERY {
             last_report = Instant::now();
-            on_event(progress(item, frames, total));
+            on_event(progress(item, read, total));
         }
     }
     cancel.check().map_err(|e| e.to_string())?;
-    on_event(progress(item, frames, total.or(Some(frames))));
+    // What the resampler held back.
+    if let Some(block) = converter.flush().map_err(|e| e.to_string())? {
+        if let Some(m) = meter.as_mut().filter(|_| measure_output) {
+            m.add(&block).map_err(|e| e.to_string())?;
+        }
+        sink.write(&block).map_err(|e| out_err(e.to_string()))?;
+        frames += block.frames() as u64;
+    }
+    on_event(progress(item, read, total.or(Some(read))));
     let measurement = meter.map(|m| m.measurement());
     if let Some(m) = &measurement {
         let track = ReplayGain::from_measurement(m, false);
@@ -535,11 +1030,33 @@ fn convert_file(
             stage: "verify".into(),
         });
     }
-    let verified = sink.finish_verified(cancel).map_err(|e| match e {
+    let finished = if spec.when_exists() == OnExists::Rename {
+        sink.finish_numbered(cancel)
+    } else {
+        sink.finish_verified(cancel)
+            .map(|v| (v, output.to_path_buf()))
+    };
+    let (verified, written_to) = finished.map_err(|e| match e {
         aj_codec::Error::Corrupt(msg) => msg,
         other => out_err(other.to_string()),
     })?;
-    Ok((frames, verified, measurement))
+    Ok(Written {
+        frames,
+        sample_rate: target.sample_rate,
+        verified,
+        measurement,
+        path: written_to,
+    })
+}
+
+/// What [`convert_file`] wrote.
+struct Written {
+    frames: u64,
+    sample_rate: u32,
+    verified: bool,
+    measurement: Option<Measurement>,
+    /// Where the output is (with `--on-exists rename`, maybe not where planned).
+    path: PathBuf,
 }
 
 /// Removes the folders a job created that stayed empty (its items failed or
@@ -566,6 +1083,250 @@ fn progress(item: &Item, frames: u64, total: Option<u64>) -> Event {
         percent,
         drive: None,
     }
+}
+
+/// Sample rates an MP3 can carry: MPEG-1 (ISO/IEC 11172-3 §2.4.2.3),
+/// MPEG-2 LSF (ISO/IEC 13818-3) and MPEG 2.5.
+pub const MP3_RATES: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
+
+/// Sample rates the Opus encoder takes (RFC 6716 §2: 8, 12, 16, 24 and 48
+/// kHz); Opus always decodes at 48 kHz.
+pub const OPUS_RATES: [u32; 5] = [8000, 12000, 16000, 24000, 48000];
+
+/// Output rates accepted for `rate`, Hz: telephone to 8× 96 kHz.
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1000..=768_000;
+
+/// Largest gain accepted, in dB either way.
+pub const MAX_GAIN_DB: f64 = 60.0;
+
+impl ConvertSpec {
+    /// Checks the DSP fields against each other and the output format.
+    ///
+    /// # Errors
+    /// A message naming the option and what is wrong with it.
+    pub fn check_dsp(&self) -> Result<(), String> {
+        let format = self.format;
+        if let Some(rate) = self.rate {
+            if !RATE_RANGE.contains(&rate) {
+                return Err(format!(
+                    "--rate {rate} is out of range ({} to {} Hz)",
+                    RATE_RANGE.start(),
+                    RATE_RANGE.end()
+                ));
+            }
+            let list = |r: &[u32]| r.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+            if format == Format::Mp3 && !MP3_RATES.contains(&rate) {
+                return Err(format!(
+                    "--rate {rate}: MP3 holds {} Hz only",
+                    list(&MP3_RATES)
+                ));
+            }
+            if format == Format::Opus && !OPUS_RATES.contains(&rate) {
+                return Err(format!(
+                    "--rate {rate}: Opus encodes at {} Hz only (and always decodes at 48000)",
+                    list(&OPUS_RATES)
+                ));
+            }
+        }
+        if let Some(bits) = self.bits {
+            if !format.is_lossless() {
+                return Err(format!(
+                    "--bits applies to WAV, AIFF and FLAC, not {format} (lossy formats take float)"
+                ));
+            }
+            if ![8, 16, 24, 32].contains(&bits) {
+                return Err(format!("--bits {bits} is not one of 8, 16, 24, 32"));
+            }
+        }
+        if self.float {
+            if format != Format::Wav {
+                return Err(format!("float output is for WAV only, not {format}"));
+            }
+            if self.bits.is_some() {
+                return Err("give an integer depth or float, not both".into());
+            }
+        }
+        if let Some(c) = self.channels {
+            if c != 1 && c != 2 {
+                return Err(format!(
+                    "--channels {c}: only 1 (mono) and 2 (stereo) are made"
+                ));
+            }
+        }
+        if let Some(g) = self.gain_db {
+            if !(g.is_finite() && g.abs() <= MAX_GAIN_DB) {
+                return Err(format!(
+                    "--gain {g} is out of range (-{MAX_GAIN_DB} to {MAX_GAIN_DB} dB)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sample format the output takes, given the one the format would
+    /// take by default: `bits` or `float` when asked (lossless formats).
+    pub fn output_format(&self, default: SampleFormat) -> SampleFormat {
+        if !self.format.is_lossless() {
+            default
+        } else if self.float {
+            SampleFormat::Float
+        } else if let Some(bits) = self.bits {
+            SampleFormat::Int { bits }
+        } else {
+            default
+        }
+    }
+}
+
+/// A ReplayGain value from `tags`: (gain dB to −18 LUFS, peak when tagged).
+/// Album mode takes the album values, else the track's; Opus's `R128_*`
+/// tags count as well (RFC 7845 §5.2.1).
+pub fn tagged_replaygain(tags: &tags::Tags, mode: ApplyGain) -> Option<(f64, Option<f64>)> {
+    use aj_codec::tags::TagKey;
+    let track = (
+        TagKey::ReplayGainTrackGain,
+        TagKey::ReplayGainTrackPeak,
+        replaygain::R128_TRACK_GAIN,
+    );
+    let album = (
+        TagKey::ReplayGainAlbumGain,
+        TagKey::ReplayGainAlbumPeak,
+        replaygain::R128_ALBUM_GAIN,
+    );
+    let order = match mode {
+        ApplyGain::Album => vec![album, track],
+        ApplyGain::Track => vec![track],
+    };
+    order.into_iter().find_map(|(gain, peak, r128)| {
+        let peak = tags.get(&peak).and_then(parse_replaygain_peak);
+        tags.get(&gain)
+            .and_then(parse_replaygain_db)
+            .map(|g| (g, peak))
+            .or_else(|| {
+                tags.get(&TagKey::Other(r128.into()))
+                    .and_then(r128_tag_to_replaygain_db)
+                    .map(|g| (g, None))
+            })
+    })
+}
+
+/// The DSP of one file: the mix and rate asked for, and the gain (`gain_db`
+/// plus the ReplayGain applied) lowered by the clip guard so that the peak
+/// stays at or below full scale.
+///
+/// ReplayGain comes from the source's tags; a source without them is
+/// measured first (EBU R128, in an analysis pass over the file). The peak
+/// the guard needs comes from the tags too when they have it and the mix
+/// cannot raise it; otherwise the analysis pass measures it after the mix.
+/// The guard acts only when the level is raised (a positive gain, or a
+/// downmix whose coefficients sum above 1): lowering cannot clip.
+fn dsp_settings(
+    spec: &ConvertSpec,
+    item: &Item,
+    tags: &tags::Tags,
+    src: AudioSpec,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<DspSettings, String> {
+    let channels = spec.channels.filter(|&c| c != src.channels);
+    let mix_gain = match channels {
+        Some(c) => ChannelMixer::new(
+            AudioSpec {
+                format: SampleFormat::Float,
+                ..src
+            },
+            c,
+        )
+        .map_err(|e| e.to_string())?
+        .max_gain(),
+        None => 1.0,
+    };
+    let tagged = spec
+        .apply_replaygain
+        .and_then(|mode| tagged_replaygain(tags, mode));
+    let measure_loudness = spec.apply_replaygain.is_some() && tagged.is_none();
+    let asked = spec.gain_db.unwrap_or(0.0) + tagged.map_or(0.0, |t| t.0);
+    // Whether the level may rise; with a measured gain, assume it may.
+    let may_rise = asked > 0.0 || mix_gain > 1.0 + 1e-9 || measure_loudness;
+    let tag_peak = tagged.and_then(|t| t.1).filter(|_| mix_gain <= 1.0 + 1e-9);
+    let need_peak = may_rise && tag_peak.is_none();
+
+    let (peak, measured) = if need_peak || measure_loudness {
+        on_event(Event::Stage {
+            index: item.index,
+            input: item.input.clone(),
+            stage: "analyse".into(),
+        });
+        analyse(&item.input, src, channels, measure_loudness, cancel)?
+    } else {
+        (tag_peak.unwrap_or(0.0), None)
+    };
+    let peak = tag_peak.unwrap_or(peak);
+    let measured_gain = measured
+        .as_ref()
+        .and_then(|m| ReplayGain::from_measurement(m, false))
+        .map_or(0.0, |g| g.gain_db);
+    let wanted = asked + measured_gain;
+    let gain_db = if spec.gain_db.is_some() || spec.apply_replaygain.is_some() || mix_gain > 1.0 {
+        let g = if wanted > 0.0 || mix_gain > 1.0 + 1e-9 {
+            clip_guard(wanted, peak)
+        } else {
+            wanted
+        };
+        Some(g)
+    } else {
+        None
+    };
+    Ok(DspSettings {
+        channels,
+        gain_db,
+        rate: spec.rate.filter(|&r| r != src.sample_rate),
+    })
+}
+
+/// The analysis pass: decodes `input` once, and returns the peak after the
+/// mix (linear) and, when `loudness`, the source's loudness measurement.
+fn analyse(
+    input: &Path,
+    src: AudioSpec,
+    channels: Option<u16>,
+    loudness: bool,
+    cancel: &CancelToken,
+) -> Result<(f64, Option<Measurement>), String> {
+    let mut decoder = decode::open(input).map_err(|e| e.to_string())?;
+    let settings = DspSettings {
+        channels,
+        gain_db: None,
+        rate: None,
+    };
+    let mut mix = Chain::new(src, settings, SampleFormat::Float).map_err(|e| e.to_string())?;
+    let mut meter = if loudness {
+        Some(LoudnessMeter::new(src, PeakMode::Sample).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let scale = match src.format {
+        SampleFormat::Int { bits } => 1.0 / (1u64 << (bits.clamp(1, 32) - 1)) as f64,
+        SampleFormat::Float => 1.0,
+    };
+    let mut peak = 0.0f64;
+    while let Some(block) = decoder.read(BLOCK_FRAMES).map_err(|e| e.to_string())? {
+        cancel.check().map_err(|e| e.to_string())?;
+        if let Some(m) = meter.as_mut() {
+            m.add(&block).map_err(|e| e.to_string())?;
+        }
+        let out = mix.process(block).map_err(|e| e.to_string())?;
+        peak = match &out.samples {
+            aj_core::Samples::Float(v) => v
+                .iter()
+                .filter(|s| s.is_finite())
+                .fold(peak, |p, s| p.max(f64::from(s.abs()))),
+            aj_core::Samples::Int(v) => v
+                .iter()
+                .fold(peak, |p, s| p.max(f64::from(*s).abs() * scale)),
+        };
+    }
+    Ok((peak, meter.map(|m| m.measurement())))
 }
 
 #[cfg(test)]
@@ -665,6 +1426,56 @@ mod tests {
         ]);
         assert!(!d.join("x").exists());
         assert!(d.join("k/l/kept.flac").exists());
+    }
+
+    #[test]
+    fn delete_source_refuses_the_output_itself_and_bad_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let input = d.join("a.wav");
+        aj_testkit::write_wav(
+            &input,
+            &aj_testkit::sine(100, 1, 8000, 16, 440.0, 0.5),
+            1,
+            8000,
+            16,
+        );
+        let cancel = CancelToken::new();
+        // The same path, and the same file under another name.
+        assert!(matches!(
+            delete_source(&input, &input, true, (100, 8000), &cancel),
+            Err(Kept::Refused(m)) if m.contains("kept")
+        ));
+        #[cfg(unix)]
+        {
+            std::fs::hard_link(&input, d.join("b.wav")).unwrap();
+            assert!(matches!(
+                delete_source(&input, &d.join("b.wav"), true, (100, 8000), &cancel),
+                Err(Kept::Refused(_))
+            ));
+        }
+        // An unverified output is decoded: a wrong length or garbage fails.
+        let out = d.join("out.wav");
+        aj_testkit::write_wav(
+            &out,
+            &aj_testkit::sine(90, 1, 8000, 16, 440.0, 0.5),
+            1,
+            8000,
+            16,
+        );
+        assert!(matches!(
+            delete_source(&input, &out, false, (100, 8000), &cancel),
+            Err(Kept::BadOutput(m)) if m.contains("90 frames")
+        ));
+        std::fs::write(d.join("junk.wav"), b"not audio").unwrap();
+        assert!(matches!(
+            delete_source(&input, &d.join("junk.wav"), false, (100, 8000), &cancel),
+            Err(Kept::BadOutput(_))
+        ));
+        assert!(input.exists());
+        // Twice the rate (as Opus decodes at 48 kHz): compared at that rate.
+        assert!(delete_source(&input, &out, false, (45, 4000), &cancel).is_ok());
+        assert!(!input.exists());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub enum JobSpec {
     Convert(ConvertSpec),
     Rip(crate::rip::RipSpec),
     DiscInfo(crate::disc::DiscInfoSpec),
+    Sync(crate::sync::SyncSpec),
 }
 
 /// What a running job reports. Serialised with an `"event"` field naming the
@@ -63,6 +64,13 @@ pub enum Event {
         output: PathBuf,
         frames: u64,
         verified: bool,
+        /// The source, when it was deleted (`--delete-source`).
+        #[serde(
+            with = "lossy_path::option",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        deleted_source: Option<PathBuf>,
     },
     FileFailed {
         index: usize,
@@ -155,9 +163,19 @@ pub struct Summary {
     pub failed: usize,
     pub skipped: usize,
     pub cancelled: bool,
+    /// Sources deleted after their output was checked (`--delete-source`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deleted: usize,
     /// For a rip: how the tracks were verified.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub rip: Option<crate::rip::RipTotals>,
+    /// For a sync: what was converted, retagged, copied, deleted…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<crate::sync::SyncTotals>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -174,6 +192,7 @@ pub fn run(spec: &JobSpec, cancel: &CancelToken, on_event: &(dyn Fn(Event) + Syn
         JobSpec::Convert(c) => run_convert(c, cancel, on_event),
         JobSpec::DiscInfo(d) => crate::disc::run(d, cancel, on_event),
         JobSpec::Rip(r) => crate::rip::run(r, &crate::rip::RipContext::default(), cancel, on_event),
+        JobSpec::Sync(s) => crate::sync::run(s, cancel, on_event),
     }
 }
 
@@ -196,6 +215,19 @@ fn run_convert(
         threads,
     });
     let summary = Mutex::new(Summary::default());
+    let deleted = AtomicUsize::new(0);
+    let on_event = &|e: Event| {
+        if matches!(
+            e,
+            Event::FileDone {
+                deleted_source: Some(_),
+                ..
+            }
+        ) {
+            deleted.fetch_add(1, Ordering::SeqCst);
+        }
+        on_event(e)
+    };
     let next = AtomicUsize::new(0);
     let created_dirs = Mutex::new(Vec::new());
     let albums = convert::album_gains(spec, &plan);
@@ -232,6 +264,7 @@ fn run_convert(
     convert::remove_empty_dirs(created_dirs.into_inner().unwrap_or_else(|p| p.into_inner()));
     let mut s = summary.into_inner().unwrap_or_else(|p| p.into_inner());
     s.cancelled = cancel.is_cancelled();
+    s.deleted = deleted.load(Ordering::SeqCst);
     on_event(Event::Summary(s));
     s
 }

@@ -14,8 +14,11 @@ pub mod config;
 pub mod convert;
 pub mod disc;
 pub mod engine;
+pub mod naming;
 pub mod replaygain;
 pub mod rip;
+pub mod sync;
 
 pub use convert::ConvertSpec;
 pub use engine::{run, Event, JobSpec, Summary};
+pub use sync::SyncSpec;

@@ -9,10 +9,16 @@
 //! | `POST /api/v1/jobs/{id}/cancel` | cancel (idempotent, cooperative) |
 //! | `POST /api/v1/jobs/{id}/retry` | queue a failed, cancelled or interrupted job again |
 //! | `DELETE /api/v1/jobs/{id}` | delete a job that is not running, with its log |
-//! | `GET /api/v1/jobs/{id}/log` | the engine events of a job |
+//! | `GET /api/v1/jobs/{id}/log?after=N` | the engine events of a job (after number `N`) |
 //! | `GET /api/v1/events` | server-sent events, replay from `Last-Event-ID` |
 //! | `GET /api/v1/library?path=P` | the library roots, or the entries of folder `P` |
 //! | `GET /api/v1/files/{path}` | download a file inside the roots |
+//! | `GET /api/v1/drives` | the CD drives, with who holds them |
+//! | `GET /api/v1/drives/{id}/disc` | the disc in a drive, read now |
+//! | `POST /api/v1/drives/{id}/eject` | open a drive's tray |
+//! | `GET /api/v1/settings` | the settings ([`crate::settings`]) |
+//! | `PUT /api/v1/settings/{key}` | set one |
+//! | `DELETE /api/v1/settings/{key}` | unset one |
 //! | `GET /api/openapi.json` | the OpenAPI 3.0 document of all of this |
 //!
 //! Beside the API, `GET /` and `GET /assets/{name}` serve the web page
@@ -63,6 +69,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/events"),
     ("get", "/api/v1/library"),
     ("get", "/api/v1/files/{path}"),
+    ("get", "/api/v1/settings"),
+    ("put", "/api/v1/settings/{key}"),
+    ("delete", "/api/v1/settings/{key}"),
+    ("get", "/api/v1/drives"),
+    ("get", "/api/v1/drives/{id}/disc"),
+    ("post", "/api/v1/drives/{id}/eject"),
 ];
 
 /// The router, with the token check in front when the server has a token.
@@ -76,7 +88,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/jobs/{id}/log", get(log))
         .route("/events", get(events))
         .route("/library", get(library))
-        .route("/files/{*path}", get(file));
+        .route("/files/{*path}", get(file))
+        .route("/drives", get(drives))
+        .route("/drives/{id}/disc", get(drive_disc))
+        .route("/drives/{id}/eject", post(drive_eject));
+    let api = api.merge(crate::settings::router());
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi))
@@ -144,6 +160,7 @@ async fn submit(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, Ap
     let job = {
         let app = Arc::clone(&app);
         blocking(move || {
+            let spec = app.manager.drives().normalise(spec)?;
             let spec = app.library.confine(spec)?;
             app.manager.submit(&spec)
         })
@@ -222,11 +239,21 @@ async fn delete_job(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn log(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn log(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let id = job_id(&id)?;
+    let after: i64 = match q.get("after").map(String::as_str) {
+        None | Some("") => 0,
+        Some(a) => a
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("after={a:?}: not an event number")))?,
+    };
     let entries = blocking(move || {
         app.manager.job(id)?;
-        Ok(app.store.log(id)?)
+        Ok(app.store.log_after(id, after)?)
     })
     .await?;
     Ok(Json(json!({ "id": id, "events": entries })))
@@ -312,6 +339,30 @@ async fn library(
     })
     .await?;
     Ok(Json(listing))
+}
+
+/// The drives, found again now (a drive plugged in later shows up).
+async fn drives(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    let list = blocking(move || Ok(app.manager.drives().views())).await?;
+    Ok(Json(json!({ "drives": list })))
+}
+
+/// The disc in a drive, read now (the document of `aj disc info --json`).
+async fn drive_disc(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let doc = blocking(move || app.manager.drive_io(&id, crate::drives::read_disc)).await?;
+    Ok(Json(doc))
+}
+
+/// Opens a drive's tray.
+async fn drive_eject(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    blocking(move || app.manager.drive_io(&id, crate::drives::eject)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Bytes read at a time from a file being downloaded.

@@ -6,6 +6,11 @@
 //! jobs runs side by side, and a large job alone uses every core. Every
 //! engine event is stored in the job's log; the feed gets `job.created`,
 //! `job.state` and `job.progress` (at most [`PROGRESS_EVERY`] apart per job).
+//!
+//! One queue per drive: a rip or disc read starts only when its drive is
+//! free ([`Drives::claim_for_job`]), so jobs on one drive run one after
+//! another in the order they were submitted, while conversions and jobs on
+//! other drives run alongside, within the same encoder limit.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -19,6 +24,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use crate::drives::{Drives, Entry};
 use crate::error::ApiError;
 use crate::library::Library;
 use crate::store::{FeedEvent, Job, JobState, Store};
@@ -89,11 +95,19 @@ pub struct Progress {
 struct Running {
     cancel: CancelToken,
     progress: Option<Progress>,
+    /// The drive it holds.
+    drive: Option<String>,
+}
+
+/// A queued job and the drive it waits for.
+struct Queued {
+    id: i64,
+    drive: Option<String>,
 }
 
 #[derive(Default)]
 struct Inner {
-    queue: VecDeque<i64>,
+    queue: VecDeque<Queued>,
     free: usize,
     running: HashMap<i64, Running>,
     stopping: bool,
@@ -104,6 +118,7 @@ pub struct Manager {
     store: Arc<Store>,
     feed: Arc<Feed>,
     library: Library,
+    drives: Arc<Drives>,
     limit: usize,
     inner: Mutex<Inner>,
     idle: Condvar,
@@ -119,17 +134,26 @@ impl Manager {
         store: Arc<Store>,
         feed: Arc<Feed>,
         library: Library,
+        drives: Arc<Drives>,
         limit: usize,
     ) -> Result<Arc<Manager>, ApiError> {
         let limit = limit.max(1);
         let queued = store.jobs(Some(JobState::Queued))?;
+        let queue = queued
+            .iter()
+            .map(|j| Queued {
+                id: j.id,
+                drive: drive_key(&drives, &j.spec),
+            })
+            .collect();
         let m = Arc::new(Manager {
             store,
             feed,
             library,
+            drives,
             limit,
             inner: Mutex::new(Inner {
-                queue: queued.iter().map(|j| j.id).collect(),
+                queue,
                 free: limit,
                 ..Inner::default()
             }),
@@ -160,7 +184,8 @@ impl Manager {
             .map_err(|e| ApiError::internal(format!("cannot store the job spec: {e}")))?;
         let job = self.store.insert_job(&value)?;
         self.feed.publish("job.created", json!(job));
-        self.inner().queue.push_back(job.id);
+        let drive = self.drives.key_of_job(spec);
+        self.inner().queue.push_back(Queued { id: job.id, drive });
         self.pump();
         Ok(job)
     }
@@ -178,7 +203,7 @@ impl Manager {
             if let Some(r) = inner.running.get(&id) {
                 r.cancel.cancel();
                 false
-            } else if let Some(pos) = inner.queue.iter().position(|&q| q == id) {
+            } else if let Some(pos) = inner.queue.iter().position(|q| q.id == id) {
                 inner.queue.remove(pos);
                 true
             } else {
@@ -216,7 +241,8 @@ impl Manager {
             .set_state(id, JobState::Queued, None, None)?
             .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
         self.feed.publish("job.state", json!(job));
-        self.inner().queue.push_back(id);
+        let drive = drive_key(&self.drives, &job.spec);
+        self.inner().queue.push_back(Queued { id, drive });
         self.pump();
         Ok(job)
     }
@@ -234,7 +260,7 @@ impl Manager {
                     "job {id} is running: cancel it first"
                 )));
             }
-            inner.queue.retain(|&q| q != id);
+            inner.queue.retain(|q| q.id != id);
         }
         self.store.delete_job(id)?;
         self.feed.publish("job.deleted", json!({ "id": id }));
@@ -256,13 +282,25 @@ impl Manager {
         self.inner().running.get(&id)?.progress.clone()
     }
 
-    /// Starts queued jobs while encoder slots are free.
+    /// Starts queued jobs, oldest first, while encoder slots are free; a
+    /// job whose drive is held waits (and keeps its place in its drive's
+    /// order), and younger jobs on other drives or none pass it.
     fn pump(self: &Arc<Self>) {
         let mut inner = self.inner();
-        while inner.free > 0 && !inner.stopping {
-            let Some(id) = inner.queue.pop_front() else {
+        let mut pos = 0;
+        while inner.free > 0 && !inner.stopping && pos < inner.queue.len() {
+            let Some(q) = inner.queue.get(pos) else {
                 break;
             };
+            let id = q.id;
+            let drive = q.drive.clone();
+            if let Some(key) = &drive {
+                if !self.drives.claim_for_job(key, id) {
+                    pos += 1;
+                    continue;
+                }
+            }
+            inner.queue.remove(pos);
             inner.free -= 1;
             let cancel = CancelToken::new();
             inner.running.insert(
@@ -270,6 +308,7 @@ impl Manager {
                 Running {
                     cancel: cancel.clone(),
                     progress: None,
+                    drive: drive.clone(),
                 },
             );
             let me = Arc::clone(self);
@@ -280,10 +319,37 @@ impl Manager {
                 eprintln!("aj serve: cannot start a worker for job {id}: {e}");
                 inner.running.remove(&id);
                 inner.free += 1;
-                inner.queue.push_front(id);
+                if let Some(key) = &drive {
+                    self.drives.release(key);
+                }
+                inner.queue.insert(pos, Queued { id, drive });
                 break;
             }
         }
+    }
+
+    /// Runs `f` on drive `id` (blocking I/O: call it off the async
+    /// threads), holding the drive so that no job uses it meanwhile; then
+    /// starts jobs that waited for it.
+    ///
+    /// # Errors
+    /// 404 for an unknown drive; 409 while a job holds it; what `f` returns.
+    pub fn drive_io<T>(
+        self: &Arc<Self>,
+        id: &str,
+        f: impl FnOnce(&Entry) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let entry = self.drives.find(id)?;
+        self.drives.claim_for_api(&entry.id)?;
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&entry)));
+        self.drives.release(&entry.id);
+        self.pump();
+        result.unwrap_or_else(|_| Err(ApiError::internal(format!("drive {id}: the read failed"))))
+    }
+
+    /// The drives.
+    pub fn drives(&self) -> &Arc<Drives> {
+        &self.drives
     }
 
     /// Takes up to `want` more slots; returns how many it got.
@@ -327,7 +393,9 @@ impl Manager {
             };
         {
             let mut inner = self.inner();
-            inner.running.remove(&id);
+            if let Some(Some(key)) = inner.running.remove(&id).map(|r| r.drive) {
+                self.drives.release(&key);
+            }
             inner.free += 1 + extra;
             self.idle.notify_all();
         }
@@ -400,7 +468,7 @@ impl Manager {
                 self.feed.publish("job.progress", json!(p));
             }
         };
-        let summary = aj_jobs::run(&spec, cancel, &on_event);
+        let summary = crate::settings::run(&self.store, &spec, cancel, &on_event);
 
         let stopping = self.inner().stopping;
         let state = if summary.cancelled && stopping {
@@ -439,6 +507,13 @@ impl Manager {
             // A rip encodes one track at a time: the slot it holds.
             JobSpec::Rip(r) => (JobSpec::Rip(r), 0),
             JobSpec::DiscInfo(d) => (JobSpec::DiscInfo(d), 0),
+            // A sync works on as many files at once as it has slots.
+            JobSpec::Sync(mut s) => {
+                let want = s.threads().min(self.limit).max(1);
+                let extra = self.take_slots(want - 1);
+                s.threads = 1 + extra;
+                (JobSpec::Sync(s), extra)
+            }
         }
     }
 
@@ -467,6 +542,13 @@ impl Manager {
             };
         }
     }
+}
+
+/// The queue key of a stored job spec's drive.
+fn drive_key(drives: &Drives, spec: &Value) -> Option<String> {
+    serde_json::from_value::<JobSpec>(spec.clone())
+        .ok()
+        .and_then(|s| drives.key_of_job(&s))
 }
 
 /// Turns engine events into job-level progress.
@@ -618,6 +700,7 @@ mod tests {
             output: PathBuf::from("a.flac"),
             frames: 100,
             verified: true,
+            deleted_source: None,
         });
         assert!(t.due().is_none(), "throttled");
         assert_eq!(t.progress(Instant::now()).percent, 50.0);

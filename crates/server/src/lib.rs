@@ -17,11 +17,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod drives;
 pub mod error;
 pub mod jobs;
 pub mod library;
 pub mod openapi;
 pub mod port;
+pub mod settings;
 pub mod store;
 pub mod web;
 
@@ -33,6 +35,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::drives::Drives;
 use crate::jobs::{Feed, Manager};
 use crate::library::Library;
 use crate::store::Store;
@@ -66,6 +69,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Start(String),
+    /// A `--drive` spec that does not parse, or a drive given twice.
+    #[error("{0}")]
+    Drives(String),
 }
 
 /// How the server is set up.
@@ -79,6 +85,10 @@ pub struct Config {
     pub token: Option<String>,
     /// Encoders running at once over all jobs; 0 = one per core.
     pub max_encoders: usize,
+    /// The CD drives served (`/dev/srN`, `demo[,options]`,
+    /// `image:PATH[,options]`); empty: the real drives found, looked for
+    /// again on every request.
+    pub drives: Vec<String>,
 }
 
 /// The server's shared state.
@@ -96,10 +106,11 @@ impl App {
     /// interrupted) and starts the queue with the jobs left queued.
     ///
     /// # Errors
-    /// A library folder is missing; the data folder or store cannot be
-    /// opened.
+    /// A library folder is missing; a drive spec is wrong; the data folder
+    /// or store cannot be opened.
     pub fn open(config: Config) -> Result<Arc<App>, Error> {
         let library = Library::new(&config.libraries).map_err(Error::Library)?;
+        let drives = Arc::new(Drives::new(&config.drives).map_err(Error::Drives)?);
         std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -116,8 +127,14 @@ impl App {
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         };
-        let manager = Manager::start(Arc::clone(&store), Arc::clone(&feed), library.clone(), max)
-            .map_err(|e| Error::Start(e.message))?;
+        let manager = Manager::start(
+            Arc::clone(&store),
+            Arc::clone(&feed),
+            library.clone(),
+            drives,
+            max,
+        )
+        .map_err(|e| Error::Start(e.message))?;
         let (shutdown, _) = watch::channel(false);
         Ok(Arc::new(App {
             store,

@@ -113,7 +113,8 @@ impl Library {
     /// Reads the file system: call it off the async runtime.
     ///
     /// # Errors
-    /// 403 as [`Library::resolve`]; 400 for a spec with no inputs.
+    /// 403 as [`Library::resolve`]; 400 for a spec with no inputs, a name
+    /// template that does not parse or that names several inputs alike.
     pub fn confine(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
         match spec {
             JobSpec::Convert(c) => self.confine_convert(c).map(JobSpec::Convert),
@@ -122,7 +123,55 @@ impl Library {
                 self.confine_drive(d.drive.as_deref())?;
                 Ok(JobSpec::DiscInfo(d))
             }
+            JobSpec::Sync(s) => self.confine_sync(s).map(JobSpec::Sync),
         }
+    }
+
+    /// A sync reads a library folder and writes a mirror folder, both
+    /// inside the roots. The walk never leaves the library through links
+    /// to folders outside the roots: each file is checked again when the
+    /// job is planned here.
+    fn confine_sync(&self, mut spec: aj_jobs::SyncSpec) -> Result<aj_jobs::SyncSpec, ApiError> {
+        let max = crate::openapi::MAX_THREADS;
+        if spec.threads > max || spec.encoder.threads.is_some_and(|t| t > max) {
+            return Err(ApiError::bad_request(format!(
+                "at most {max} threads may be asked for"
+            )));
+        }
+        spec.check().map_err(ApiError::bad_request)?;
+        spec.source = self.resolve(&spec.source)?;
+        spec.mirror = self.resolve(&spec.mirror)?;
+        if !spec.source.is_dir() {
+            return Err(ApiError::bad_request(format!(
+                "the library {} is not a folder",
+                spec.source.display()
+            )));
+        }
+        // Links inside the library that lead out of the roots.
+        let mut stack = vec![spec.source.clone()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(dir) = stack.pop() {
+            let Ok(real) = dir.canonicalize() else {
+                continue;
+            };
+            if !seen.insert(real) {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                self.resolve(&p)?;
+                if p.is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+        Ok(spec)
     }
 
     /// A virtual drive's image must lie inside the roots.
@@ -176,7 +225,10 @@ impl Library {
             .as_deref()
             .map(|p| self.resolve(p))
             .transpose()?;
-        for item in aj_jobs::convert::plan(&spec, &CancelToken::new()) {
+        // A name template that does not parse, or names inputs alike: 400.
+        let items = aj_jobs::convert::plan_checked(&spec, &CancelToken::new())
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        for item in items {
             self.resolve(&item.input)?;
             if let Some(out) = item.output() {
                 self.resolve(out)?;
@@ -356,6 +408,9 @@ impl Library {
                 Vec::new()
             }
             JobSpec::DiscInfo(_) => Vec::new(),
+            // A sync's temporary files sit beside its mirror files, all over
+            // the mirror: they are removed by the next sync (see aj-jobs).
+            JobSpec::Sync(_) => Vec::new(),
         };
         for item in items {
             let Some(out) = item.output() else { continue };

@@ -59,10 +59,95 @@ fn id_param() -> Value {
     }])
 }
 
+fn drive_param() -> Value {
+    json!([{
+        "name": "id", "in": "path", "required": true,
+        "description": "The drive's id, as GET /api/v1/drives lists it (sr0, demo, image-1…)",
+        "schema": { "type": "string" }
+    }])
+}
+
+/// The schemas of the drive routes.
+fn drive_schemas() -> Value {
+    json!({
+        "Drive": {
+            "type": "object",
+            "required": ["id", "spec", "kind", "vendor", "model", "revision", "busy", "job", "error"],
+            "properties": {
+                "id": { "type": "string", "description": "URL-safe: sr0 for /dev/sr0, demo, image-1…; usable as a job's drive" },
+                "spec": { "type": "string", "description": "What opens it: /dev/srN, demo[,options], image:PATH[,options]" },
+                "kind": { "type": "string", "enum": ["device", "image", "demo"] },
+                "vendor": { "type": "string" },
+                "model": { "type": "string" },
+                "revision": { "type": "string" },
+                "busy": { "type": "boolean", "description": "A job runs on it, or the server is reading it" },
+                "job": { "type": "integer", "nullable": true, "description": "The job running on it" },
+                "error": { "type": "string", "nullable": true, "description": "Why it could not be asked its names" }
+            }
+        },
+        "DriveList": {
+            "type": "object",
+            "required": ["drives"],
+            "properties": { "drives": { "type": "array", "items": { "$ref": "#/components/schemas/Drive" } } }
+        },
+        "Disc": {
+            "type": "object",
+            "description": "The disc as `aj disc info --json` prints it. Sectors are LBAs (75 a second); the identities are there when they could be computed.",
+            "required": ["drive", "kind", "first_track", "last_track", "leadout", "tracks"],
+            "properties": {
+                "drive": { "type": "string" },
+                "kind": { "type": "string", "description": "Audio CD, Enhanced CD…" },
+                "first_track": { "type": "integer" },
+                "last_track": { "type": "integer" },
+                "leadout": { "type": "integer", "description": "The lead-out's LBA: the disc's length in sectors" },
+                "sessions": { "type": "array", "items": { "type": "object" } },
+                "hidden_track": { "type": "integer", "description": "Sectors of hidden track one audio" },
+                "mcn": { "type": "string", "nullable": true },
+                "tracks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["number", "start", "length"],
+                        "properties": {
+                            "number": { "type": "integer" },
+                            "start": { "type": "integer" },
+                            "length": { "type": "integer", "description": "Sectors" },
+                            "pregap": { "type": "integer" },
+                            "isrc": { "type": "string", "nullable": true },
+                            "title": { "type": "string", "nullable": true },
+                            "performer": { "type": "string", "nullable": true },
+                            "data": { "type": "boolean" }
+                        }
+                    }
+                },
+                "cdtext": { "type": "object", "nullable": true, "description": "CD-TEXT: album and track titles and performers" },
+                "notes": { "type": "array", "items": { "type": "string" } },
+                "musicbrainz": { "type": "string", "description": "MusicBrainz disc ID" },
+                "cddb": { "type": "string", "description": "CDDB/freedb disc ID" },
+                "accuraterip": { "type": "object", "description": "AccurateRip ids: id1, id2, cddb" },
+                "ctdb": { "type": "string", "description": "CUETools DB TOC id" }
+            }
+        }
+    })
+}
+
+/// The job's id, and `after`: only the events after this number.
+fn log_params() -> Value {
+    let mut params = id_param();
+    if let Some(list) = params.as_array_mut() {
+        list.push(json!({
+            "name": "after", "in": "query", "required": false,
+            "description": "Only the events numbered after this one (seq); 0 or none: all",
+            "schema": { "type": "integer", "format": "int64" }
+        }));
+    }
+    params
+}
+
 fn schemas() -> Value {
     let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
     let formats: Vec<&str> = aj_codec_formats();
-    json!({
+    let mut all = json!({
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -103,7 +188,12 @@ fn schemas() -> Value {
                 "overwrite": { "type": "boolean", "default": false },
                 "verify": { "type": "boolean", "default": true, "description": "Decode lossless outputs again and compare" },
                 "threads": { "type": "integer", "minimum": 0, "maximum": MAX_THREADS, "default": 0, "description": "Files at once; 0: one per core" },
-                "replaygain": { "type": "boolean", "default": false, "description": "Write ReplayGain 2.0 tags (R128_* in Opus): track gain, and album gain per output folder" }
+                "replaygain": { "type": "boolean", "default": false, "description": "Write ReplayGain 2.0 tags (R128_* in Opus): track gain, and album gain per output folder" },
+                "name": { "type": "string", "nullable": true, "description": "Name outputs from their tags, like `{albumartist|artist}/{album} ({date:4})/{disc}{track:02} - {title}` (the extension is added); null: the input's name. A template that does not parse, or that gives several inputs one output, is refused (400)" },
+                "safe_names": { "type": "string", "enum": ["posix", "windows"], "default": "posix", "description": "Characters names made by `name` may hold" },
+                "keep_tree": { "type": "boolean", "default": false, "description": "With `name`: keep each input folder's sub-folders; the template names the file inside them" },
+                "on_exists": { "type": "string", "enum": ["skip", "overwrite", "rename"], "default": "skip", "description": "When an output exists: skip the input, replace it, or write `NAME (1).EXT`… (`overwrite: true` means overwrite)" },
+                "delete_source": { "type": "boolean", "default": false, "description": "Delete each source once its output is written and checked; never a skipped or failed one, never when the output is the source" }
             }
         },
         "RipJob": {
@@ -139,18 +229,20 @@ fn schemas() -> Value {
             }
         },
         "JobSpec": {
-            "description": "A job: a conversion, a rip, or reading a disc",
+            "description": "A job: a conversion, a rip, reading a disc, or keeping a mirror",
             "oneOf": [
                 { "$ref": "#/components/schemas/ConvertJob" },
                 { "$ref": "#/components/schemas/RipJob" },
-                { "$ref": "#/components/schemas/DiscInfoJob" }
+                { "$ref": "#/components/schemas/DiscInfoJob" },
+                { "$ref": "#/components/schemas/SyncJob" }
             ],
             "discriminator": {
                 "propertyName": "kind",
                 "mapping": {
                     "convert": "#/components/schemas/ConvertJob",
                     "rip": "#/components/schemas/RipJob",
-                    "disc_info": "#/components/schemas/DiscInfoJob"
+                    "disc_info": "#/components/schemas/DiscInfoJob",
+                    "sync": "#/components/schemas/SyncJob"
                 }
             }
         },
@@ -183,6 +275,7 @@ fn schemas() -> Value {
                     "properties": {
                         "ok": { "type": "integer" }, "failed": { "type": "integer" },
                         "skipped": { "type": "integer" }, "cancelled": { "type": "boolean" },
+                        "deleted": { "type": "integer", "description": "Conversions: sources deleted (delete_source); absent when none" },
                         "accurate": { "type": "integer", "description": "Rips: tracks AccurateRip found accurate" },
                         "inaccurate": { "type": "integer" },
                         "unverified": { "type": "integer" },
@@ -239,6 +332,87 @@ fn schemas() -> Value {
                 "truncated": { "type": "boolean", "description": "More entries than listed" }
             }
         }
+    });
+    // The DSP fields of a conversion, apart: one `json!` of everything
+    // would pass the macro's recursion limit.
+    if let (Some(props), Value::Object(dsp)) = (
+        all.pointer_mut("/ConvertJob/properties")
+            .and_then(Value::as_object_mut),
+        convert_dsp_properties(),
+    ) {
+        props.extend(dsp);
+    }
+    // The sync job and its summary, apart for the same reason.
+    let (job, totals) = sync_schemas();
+    if let Some(schemas) = all.as_object_mut() {
+        schemas.insert("SyncJob".into(), job);
+    }
+    if let Some(props) = all
+        .pointer_mut("/Job/properties/summary/properties")
+        .and_then(Value::as_object_mut)
+    {
+        props.insert("sync".into(), totals);
+    }
+    all
+}
+
+/// `SyncJob`, and the `sync` counts of a job's summary.
+fn sync_schemas() -> (Value, Value) {
+    let formats: Vec<&str> = aj_codec_formats();
+    let job = json!(
+    {
+                "type": "object",
+                "description": "Keep a converted mirror of a library folder, as `aj sync` builds it: new and changed files converted, tag-only changes rewritten in place, state in MIRROR/.aj-sync.sqlite. Both folders inside the library folders.",
+                "required": ["kind", "source", "mirror", "format"],
+                "properties": {
+                    "kind": { "type": "string", "enum": ["sync"] },
+                    "source": { "type": "string", "description": "The library folder mirrored" },
+                    "mirror": { "type": "string", "description": "The mirror folder (created when missing)" },
+                    "format": { "type": "string", "enum": formats },
+                    "encoder": { "$ref": "#/components/schemas/EncoderOptions" },
+                    "lossy": { "type": "string", "enum": ["copy", "convert", "skip"], "default": "copy", "description": "Sources already lossy: copied as they are, converted, or left out" },
+                    "link": { "type": "boolean", "default": false, "description": "Hard-link files that are not converted (copy across file systems)" },
+                    "delete": { "type": "boolean", "default": false, "description": "Remove mirror files whose source is gone" },
+                    "dry_run": { "type": "boolean", "default": false, "description": "Report what would be done; change nothing" },
+                    "art_max": { "type": "integer", "minimum": 1, "maximum": 4_294_967_295_u64, "nullable": true, "description": "Scale embedded JPEG/PNG art of converted files to fit N×N px" },
+                    "replaygain": { "type": "boolean", "default": false },
+                    "name": { "type": "string", "nullable": true, "description": "Name mirror files from their tags (as in ConvertJob)" },
+                    "safe_names": { "type": "string", "enum": ["posix", "windows"], "default": "posix" },
+                    "verify": { "type": "boolean", "default": true },
+                    "threads": { "type": "integer", "minimum": 0, "maximum": MAX_THREADS, "default": 0 },
+                    "rate": { "type": "integer", "minimum": 1000, "maximum": 768000, "nullable": true },
+                    "bits": { "type": "integer", "enum": [8, 16, 24, 32], "nullable": true },
+                    "float": { "type": "boolean", "default": false },
+                    "channels": { "type": "integer", "enum": [1, 2], "nullable": true },
+                    "gain_db": { "type": "number", "minimum": -60, "maximum": 60, "nullable": true },
+                    "apply_replaygain": { "type": "string", "enum": ["track", "album"], "nullable": true }
+                }
+            });
+    let totals = json!(
+    {
+                                "type": "object",
+                                "description": "Syncs: what was done (or, with dry_run, would be)",
+                                "properties": {
+                                    "converted": { "type": "integer" }, "retagged": { "type": "integer" },
+                                    "copied": { "type": "integer" }, "linked": { "type": "integer" },
+                                    "moved": { "type": "integer" }, "deleted": { "type": "integer" },
+                                    "unchanged": { "type": "integer" }, "left_out": { "type": "integer" },
+                                    "kept": { "type": "integer" }, "foreign": { "type": "integer" },
+                                    "dry_run": { "type": "boolean" }
+                                }
+                            });
+    (job, totals)
+}
+
+/// `ConvertJob`'s DSP fields (docs/dsp.md).
+fn convert_dsp_properties() -> Value {
+    json!({
+                "rate": { "type": "integer", "minimum": 1000, "maximum": 768000, "nullable": true, "description": "Output sample rate in Hz (resampled when it differs); MP3 and Opus take only their own rates" },
+                "bits": { "type": "integer", "enum": [8, 16, 24, 32], "nullable": true, "description": "Output integer depth of WAV, AIFF and FLAC; TPDF dither when it drops" },
+                "float": { "type": "boolean", "default": false, "description": "32-bit float output (WAV only; not with bits)" },
+                "channels": { "type": "integer", "enum": [1, 2], "nullable": true, "description": "Output channels; 5.1 and 7.1 are downmixed per ITU-R BS.775" },
+                "gain_db": { "type": "number", "minimum": -60, "maximum": 60, "nullable": true, "description": "Gain in dB, lowered when the peak would pass 0 dBFS" },
+                "apply_replaygain": { "type": "string", "enum": ["track", "album"], "nullable": true, "description": "Apply the source's ReplayGain (tags, else measured), lowered when the peak would pass 0 dBFS" }
     })
 }
 
@@ -284,6 +458,7 @@ pub fn document() -> Value {
                     },
                     "400": error("Not a job spec"),
                     "403": error("A path outside the library folders"),
+                    "422": error("A drive that is not the server's, or no drive at all"),
                     "503": error("The server is stopping"),
                 })),
             }
@@ -303,8 +478,8 @@ pub fn document() -> Value {
             json!({ "202": job("Queued again"), "404": error("No such job"), "409": error("The job cannot be retried in its state"), "503": error("The server is stopping") }),
         )},
         "/api/v1/jobs/{id}/log": { "get": op(
-            "The engine events of a job", "jobLog", id_param(),
-            json!({ "200": ok_json("The log", "Log"), "404": error("No such job") }),
+            "The engine events of a job", "jobLog", log_params(),
+            json!({ "200": ok_json("The log", "Log"), "400": error("after is not an event number"), "404": error("No such job") }),
         )},
         "/api/v1/events": { "get": op(
             "Server-sent events: job.created, job.state, job.progress, job.deleted; each with an id",
@@ -352,7 +527,46 @@ pub fn document() -> Value {
                 "404": error("No such file"),
             }),
         )},
+        "/api/v1/drives": { "get": op(
+            "The CD drives: those the server was given, or the real drives found now",
+            "drives", json!([]),
+            json!({ "200": ok_json("The drives", "DriveList") }),
+        )},
+        "/api/v1/drives/{id}/disc": { "get": op(
+            "Read the disc in a drive now: table of contents, CD-TEXT, identities",
+            "driveDisc", drive_param(),
+            json!({
+                "200": ok_json("The disc", "Disc"),
+                "404": error("No such drive"),
+                "409": error("A job is using the drive"),
+                "422": error("The disc cannot be read (the drive's own message)"),
+                "503": error("No disc in the drive, or the drive cannot be opened"),
+            }),
+        )},
+        "/api/v1/drives/{id}/eject": { "post": op(
+            "Open a drive's tray",
+            "ejectDrive", drive_param(),
+            json!({
+                "204": { "description": "The tray opened" },
+                "404": error("No such drive"),
+                "409": error("A job is using the drive"),
+                "503": error("The drive cannot be opened, or refused"),
+            }),
+        )},
     });
+    let mut all_schemas = schemas();
+    if let (Some(all), Value::Object(more)) = (all_schemas.as_object_mut(), drive_schemas()) {
+        all.extend(more);
+    }
+    let mut paths = paths;
+    for (into, from) in [
+        (&mut paths, crate::settings::openapi_paths()),
+        (&mut all_schemas, crate::settings::openapi_schemas()),
+    ] {
+        if let (Some(into), Value::Object(from)) = (into.as_object_mut(), from) {
+            into.extend(from);
+        }
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -367,7 +581,7 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "description": "Required when the server listens beyond loopback or has a token file" }
             },
-            "schemas": schemas(),
+            "schemas": all_schemas,
         }
     })
 }

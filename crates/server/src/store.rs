@@ -140,6 +140,42 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 ";
 
+/// The schema's version, kept in SQLite's `user_version`. 0: stores made
+/// before versions were counted (settings values were free text);
+/// 1: settings values are JSON.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Brings a store of an older version to [`SCHEMA_VERSION`], in one
+/// transaction. A newer store is left as it is (its extra tables and
+/// columns are not ours to change).
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    if version < 1 {
+        // Settings values become JSON: text that is not JSON is kept as a
+        // JSON string.
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare("SELECT key, value FROM settings")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (key, value) in rows {
+            if serde_json::from_str::<Value>(&value).is_err() {
+                tx.execute(
+                    "UPDATE settings SET value = ?2 WHERE key = ?1",
+                    params![key, Value::String(value).to_string()],
+                )?;
+            }
+        }
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// SQLite's current time as RFC 3339 with milliseconds, UTC.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -164,10 +200,11 @@ impl Store {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Store, StoreError> {
+    fn init(mut conn: Connection) -> Result<Store, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         conn.execute(
             &format!("UPDATE jobs SET state = 'interrupted', finished_at = {NOW} WHERE state = 'running'"),
             [],
@@ -317,6 +354,26 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A job's log entries after number `after`, in order.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn log_after(&self, job: i64, after: i64) -> Result<Vec<LogEntry>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT seq, time, event FROM events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![job, after], |r| {
+            let text: String = r.get(2)?;
+            Ok(LogEntry {
+                seq: r.get(0)?,
+                time: r.get(1)?,
+                event: parse_json(text),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Appends to the event feed; returns the event's id.
     ///
     /// # Errors
@@ -378,6 +435,30 @@ impl Store {
             params![key, value],
         )?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Every setting, `(key, value text)`, by key.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn settings(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare("SELECT key, value FROM settings ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a setting. True when it was set.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM settings WHERE key = ?1", params![key])?
+            > 0)
     }
 }
 
@@ -485,5 +566,87 @@ mod tests {
         );
         assert_eq!(s.job(done).unwrap().unwrap().state, JobState::Done);
         assert_eq!(s.setting("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn settings_set_list_delete() {
+        let s = Store::open_in_memory().unwrap();
+        s.set_setting("b", "2").unwrap();
+        s.set_setting("a", "1").unwrap();
+        s.set_setting("a", "3").unwrap();
+        assert_eq!(
+            s.settings().unwrap(),
+            [("a".to_string(), "3".to_string()), ("b".into(), "2".into())]
+        );
+        assert!(s.delete_setting("a").unwrap());
+        assert!(!s.delete_setting("a").unwrap());
+        assert_eq!(s.setting("a").unwrap(), None);
+    }
+
+    #[test]
+    fn log_pages() {
+        let s = Store::open_in_memory().unwrap();
+        let j = s.insert_job(&serde_json::json!({})).unwrap();
+        for n in 1..=3 {
+            s.add_event(j.id, n, &serde_json::json!({"n": n})).unwrap();
+        }
+        let seqs: Vec<i64> = s
+            .log_after(j.id, 1)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [2, 3]);
+        assert!(s.log_after(j.id, 3).unwrap().is_empty());
+    }
+
+    /// A store made before schema versions (no user_version, settings as
+    /// free text, no settings table at all in the oldest) opens, keeps its
+    /// jobs, and its settings become JSON.
+    #[test]
+    fn older_stores_are_migrated() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("aj.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL,
+                   state TEXT NOT NULL, created_at TEXT NOT NULL, started_at TEXT,
+                   finished_at TEXT, summary TEXT, error TEXT);
+                 INSERT INTO jobs (spec, state, created_at) VALUES ('{}', 'done', '2026-01-01T00:00:00.000Z');
+                 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO settings VALUES ('plain', 'free text'), ('json', '{\"a\": 1}');",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.jobs(None).unwrap().len(), 1);
+        assert_eq!(
+            s.setting("plain").unwrap().as_deref(),
+            Some("\"free text\"")
+        );
+        assert_eq!(s.setting("json").unwrap().as_deref(), Some("{\"a\": 1}"));
+        drop(s);
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        drop(c);
+        // Opening again changes nothing.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.setting("plain").unwrap().as_deref(),
+            Some("\"free text\"")
+        );
+        // The oldest: no settings table.
+        let path = t.path().join("old.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, summary TEXT, error TEXT);")
+            .unwrap();
+        let s = Store::open(&path).unwrap();
+        s.set_setting("k", "1").unwrap();
+        assert_eq!(s.settings().unwrap().len(), 1);
     }
 }

@@ -4,7 +4,9 @@
 //! browses the library, starts a FLAC conversion, watches it reach "done"
 //! without a reload, opens the job, downloads the output through the page's
 //! link, checks a phone-sized view and the token flow, and takes
-//! screenshots.
+//! screenshots. The first server also serves the demo drive: the page
+//! reads its disc and rips it to FLAC, offline, watching the rip's track
+//! progress until it is done.
 //!
 //! Needs `chromium`, `node` and `npm ci` run in `tests/e2e/`; skipped
 //! without them unless AJ_REQUIRE_TOOLS=1. Set AJ_SCREENSHOTS=DIR to keep a
@@ -43,8 +45,12 @@ fn tool_path(name: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// A library with `album/tone.wav` and `album/broken.wav`, and a server on it.
-fn start(root: &Path, token: Option<&str>) -> Server {
+/// The folder, inside the library, the page rips the demo disc into.
+const RIP_DIR: &str = "rips/demo";
+
+/// A library with `album/tone.wav` and `album/broken.wav`, and a server on
+/// it serving `drives`.
+fn start(root: &Path, token: Option<&str>, drives: &[&str]) -> Server {
     let lib = root.join("lib");
     std::fs::create_dir_all(lib.join("album")).unwrap();
     let samples = aj_testkit::sine(44_100, 2, 44_100, 16, 440.0, 0.5);
@@ -59,6 +65,7 @@ fn start(root: &Path, token: Option<&str>) -> Server {
         data_dir: root.join("data"),
         token: token.map(str::to_string),
         max_encoders: 1,
+        drives: drives.iter().map(|d| d.to_string()).collect(),
     })
     .unwrap();
     Server::start(TcpListener::bind("127.0.0.1:0").unwrap(), app).unwrap()
@@ -123,9 +130,9 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
-    let open = start(&t.path().join("open"), None);
+    let open = start(&t.path().join("open"), None, &["demo"]);
     let token = "e2e-token-0123456789abcdef";
-    let locked = start(&t.path().join("locked"), Some(token));
+    let locked = start(&t.path().join("locked"), Some(token), &[]);
     let shots = t.path().join("shots");
     std::fs::create_dir_all(&shots).unwrap();
     let config = json!({
@@ -137,6 +144,10 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
         "chromium": tool_path("chromium"),
         "shots": shots,
         "keep": std::env::var_os("AJ_SCREENSHOTS").map(PathBuf::from),
+        "drive": "demo",
+        "rip_dir": RIP_DIR,
+        "album": aj_cd::virtual_drive::demo::ALBUM,
+        "performer": aj_cd::virtual_drive::demo::PERFORMER,
     });
     let (ok, last, stderr) = run_script(&config);
     let result: Value = serde_json::from_str(&last)
@@ -164,11 +175,27 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
             .len();
         assert_eq!(d["bytes"], size, "{side}");
     }
+    // The rip the page started: five tracks, the cue sheet and the log.
+    let ripped: Vec<String> = std::fs::read_dir(t.path().join("open/lib").join(RIP_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let count = |ext: &str| ripped.iter().filter(|n| n.ends_with(ext)).count();
+    assert_eq!(
+        (count(".flac"), count(".cue"), count(".log")),
+        (5, 1, 1),
+        "{ripped:?}"
+    );
+    for name in ripped.iter().filter(|n| n.ends_with(".flac")) {
+        let bytes = std::fs::read(t.path().join("open/lib").join(RIP_DIR).join(name)).unwrap();
+        assert_eq!(&bytes[..4], b"fLaC", "{name}");
+    }
+
     // The first server's first job was deleted from the page; its failed
-    // job and the token server's job remain.
+    // job, its rip and the token server's job remain.
     open.stop().unwrap();
     locked.stop().unwrap();
-    assert_eq!(stored_jobs(&t.path().join("open/data")), 1);
+    assert_eq!(stored_jobs(&t.path().join("open/data")), 2);
     assert_eq!(stored_jobs(&t.path().join("locked/data")), 1);
 
     let shots_taken = result["screenshots"].as_array().unwrap();

@@ -68,6 +68,7 @@ fn the_page_is_served_without_a_token_and_the_api_is_not() {
         data_dir: t.path().join("data"),
         token: Some("secret-token".into()),
         max_encoders: 1,
+        drives: Vec::new(),
     })
     .unwrap();
     let server = Server::start(TcpListener::bind("127.0.0.1:0").unwrap(), app).unwrap();

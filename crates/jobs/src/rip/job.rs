@@ -254,23 +254,56 @@ fn rip(
     // Names and the output folder.
     let ext = spec.format.extension();
     let album_name = safe_name(&format!("{} - {}", meta.artist, meta.album));
+    let template = spec
+        .name
+        .as_deref()
+        .map(crate::naming::Template::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let file_names: Vec<String> = layout
         .files
         .iter()
         .map(|f| {
-            if spec.image {
-                format!("{album_name}.{ext}")
-            } else if f.track == 0 {
-                format!("00 - Hidden Track One Audio.{ext}")
+            let title = meta
+                .tracks
+                .get(&f.track)
+                .map_or_else(|| format!("Track {:02}", f.track), |t| t.title.clone());
+            let plain = if f.track == 0 {
+                "00 - Hidden Track One Audio".to_string()
             } else {
-                let title = meta
-                    .tracks
-                    .get(&f.track)
-                    .map_or_else(|| format!("Track {:02}", f.track), |t| t.title.clone());
-                format!("{:02} - {}.{ext}", f.track, safe_name(&title))
+                format!("{:02} - {}", f.track, safe_name(&title))
+            };
+            match (&template, spec.image) {
+                (_, true) => format!("{album_name}.{ext}"),
+                (Some(t), false) => {
+                    let tags = meta::track_tags(&meta, &disc, ids.as_ref(), f.track);
+                    let ctx = crate::naming::NameContext {
+                        tags: &tags,
+                        filename: &plain,
+                        format: spec.format,
+                    };
+                    t.render(&ctx, spec.safe_names)
+                        .to_string_lossy()
+                        .into_owned()
+                }
+                (None, false) => format!("{plain}.{ext}"),
             }
         })
         .collect();
+    {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = file_names.iter().find(|n| !seen.insert(n.to_lowercase())) {
+            return Err(format!(
+                "the naming template gives two tracks the same file name, {dup}: add {{track}} to it"
+            ));
+        }
+    }
+    // The cue sheet and the log go beside the first track.
+    let sheet_dir = file_names
+        .get(usize::from(layout.htoa_file))
+        .or(file_names.first())
+        .and_then(|n| std::path::Path::new(n).parent().map(Path::to_path_buf))
+        .unwrap_or_default();
     let out_dir = &spec.output_dir;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("cannot create folder {}: {e}", out_dir.display()))?;
@@ -471,6 +504,10 @@ fn rip(
         if let Some(f) = write_file {
             if !open.contains_key(&f) && !finished_files.contains(&f) {
                 let path = out_dir.join(file_names.get(f).cloned().unwrap_or_default());
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+                }
                 let track = layout.files.get(f).map_or(0, |x| x.track);
                 let tags = meta::track_tags(
                     &meta,
@@ -834,7 +871,11 @@ fn rip(
             .map(|(_, n)| n)
             .collect();
         for (cf, n) in sheet.files.iter_mut().zip(names) {
-            cf.name = n.clone();
+            // Relative to the sheet's folder where the file is below it.
+            cf.name = Path::new(n).strip_prefix(&sheet_dir).map_or_else(
+                |_| out_dir.join(n).display().to_string(),
+                |p| p.display().to_string(),
+            );
         }
         sheet.rems.push(aj_cd::cue::Rem {
             name: "COMMENT".into(),
@@ -858,7 +899,7 @@ fn rip(
                 t.text.performer = Some(m.artist.clone());
             }
         }
-        let cue_path = out_dir.join(format!("{album_name}.cue"));
+        let cue_path = out_dir.join(&sheet_dir).join(format!("{album_name}.cue"));
         if let Err(e) = write_atomic(&cue_path, &sheet.to_bytes(false, true)) {
             warn(format!("cannot write the cue sheet: {e}"));
         }
@@ -868,7 +909,7 @@ fn rip(
             } else {
                 "folder.jpg"
             };
-            if let Err(e) = write_atomic(&out_dir.join(name), &p.data) {
+            if let Err(e) = write_atomic(&out_dir.join(&sheet_dir).join(name), &p.data) {
                 warn(format!("cannot save the cover: {e}"));
             }
         }
@@ -892,7 +933,10 @@ fn rip(
         interrupted,
         htoa_silent,
     };
-    let log_path = out_dir.join(format!("{album_name}.log"));
+    let log_path = out_dir.join(&sheet_dir).join(format!("{album_name}.log"));
+    if let Some(dir) = log_path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     if let Err(e) = write_atomic(
         &log_path,
         super::log::seal(&report::render(&log)).as_bytes(),

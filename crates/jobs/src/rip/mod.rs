@@ -104,6 +104,14 @@ pub struct RipSpec {
     /// Reading speed in kB/s (176 = 1×); `None`: the drive's maximum.
     #[serde(default)]
     pub speed_kbs: Option<u16>,
+    /// A naming template for the track files (as `aj convert --name`), below
+    /// the output folder; `None`: `NN - Title`. The cue sheet and log go in
+    /// the folder of the first track.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Characters replaced in names made by the template.
+    #[serde(default)]
+    pub safe_names: crate::naming::SafeNames,
 }
 
 fn flac() -> Format {
@@ -135,6 +143,8 @@ impl RipSpec {
             offline: false,
             verify: true,
             speed_kbs: None,
+            name: None,
+            safe_names: crate::naming::SafeNames::default(),
         }
     }
 }

@@ -34,6 +34,10 @@
     browsePath: null,
     roots: [],
     selected: new Map(),
+    drives: [],
+    driveRows: new Map(),
+    discs: new Map(),
+    drivesTimer: null,
   };
 
   // ---------------------------------------------------------------- helpers
@@ -351,6 +355,7 @@
       case 'job.created':
       case 'job.state':
         upsertJob(d, type === 'job.created');
+        if (d.spec && (d.spec.kind === 'rip' || d.spec.kind === 'disc_info')) loadDrivesSoon();
         break;
       case 'job.progress':
         if (typeof d.id === 'number') {
@@ -441,9 +446,10 @@
     return p && isFinite(p.percent) ? Math.max(0, Math.min(100, p.percent)) : 0;
   }
 
-  function summaryText(s) {
+  function summaryText(s, kind) {
     if (!s) return '';
-    const parts = [`${s.ok} converted`];
+    const parts = [kind === 'rip' ? `${plural(s.ok, 'track', 'tracks')} ripped` : `${s.ok} converted`];
+    if (kind === 'rip' && s.accurate) parts.push(`${s.accurate} accurate (AccurateRip)`);
     if (s.skipped) parts.push(`${s.skipped} skipped`);
     if (s.failed) parts.push(`${s.failed} failed`);
     if (s.cancelled) parts.push('cancelled');
@@ -454,11 +460,12 @@
     const p = S.progress.get(job.id);
     switch (job.state) {
       case 'queued':
-        return 'waiting for an encoder';
+        return job.spec && job.spec.kind !== 'convert' ? 'waiting for the drive or an encoder' : 'waiting for an encoder';
       case 'running': {
         if (!p) return 'starting';
         const parts = [p.stage];
-        if (p.items) parts.push(`file ${Math.max(p.item, 1)} of ${p.items}`);
+        const unit = job.spec && job.spec.kind === 'rip' ? 'track' : 'file';
+        if (p.items) parts.push(`${unit} ${Math.max(p.item, 1)} of ${p.items}`);
         parts.push(`${Math.floor(p.percent)}%`);
         if (isFinite(p.eta_seconds) && p.eta_seconds !== null) parts.push(`about ${fmtDuration(p.eta_seconds)} left`);
         if (p.file) parts.push(basename(p.file));
@@ -466,12 +473,12 @@
       }
       case 'done': {
         const took = between(job.started_at, job.finished_at);
-        return [summaryText(job.summary), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
+        return [summaryText(job.summary, job.spec && job.spec.kind), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
       }
       case 'interrupted':
         return 'interrupted when the server stopped; retry to run it again';
       default:
-        return job.error || summaryText(job.summary) || job.state;
+        return job.error || summaryText(job.summary, job.spec && job.spec.kind) || job.state;
     }
   }
 
@@ -1031,6 +1038,260 @@
     }
   }
 
+  // ---------------------------------------------------------------- drives
+
+  const SECTORS_PER_SECOND = 75; // Red Book: 75 sectors a second.
+
+  function loadDrivesSoon() {
+    if (S.drivesTimer) return;
+    S.drivesTimer = setTimeout(() => {
+      S.drivesTimer = null;
+      loadDrives();
+    }, 150);
+  }
+
+  async function loadDrives() {
+    try {
+      const r = await api('GET', 'api/v1/drives');
+      S.drives = Array.isArray(r.drives) ? r.drives : [];
+      setText('drives-error', '');
+    } catch (e) {
+      if (e.status !== 401) setText('drives-error', `Cannot list the drives: ${e.message}`);
+      return;
+    }
+    renderDrives();
+  }
+
+  function driveName(d) {
+    const name = [d.vendor, d.model].filter(Boolean).join(' ');
+    return name || (d.kind === 'demo' ? 'Demo drive' : d.kind === 'image' ? 'Disc image' : 'CD drive');
+  }
+
+  function renderDrives() {
+    const panel = $('drives-panel');
+    const has = S.drives.length > 0;
+    panel.hidden = !has;
+    document.querySelector('main.layout').classList.toggle('has-drives', has);
+    const list = $('drives');
+    const seen = new Set();
+    let prev = null;
+    for (const d of S.drives) {
+      if (typeof d.id !== 'string') continue;
+      seen.add(d.id);
+      const row = driveRow(d);
+      const want = prev ? prev.nextSibling : list.firstChild;
+      if (want !== row.li) list.insertBefore(row.li, want);
+      prev = row.li;
+    }
+    for (const [id, row] of [...S.driveRows]) {
+      if (!seen.has(id)) {
+        row.li.remove();
+        S.driveRows.delete(id);
+      }
+    }
+  }
+
+  /** The row of a drive, made once and updated in place (focus and form contents stay). */
+  function driveRow(d) {
+    let row = S.driveRows.get(d.id);
+    if (!row) row = makeDriveRow(d.id);
+    row.drive = d;
+    row.name.textContent = driveName(d);
+    row.spec.textContent = [d.id, d.spec !== d.id ? d.spec : null, d.revision ? `firmware ${d.revision}` : null]
+      .filter(Boolean)
+      .join(' · ');
+    row.badge.textContent = d.busy ? (d.job ? `busy · job ${d.job}` : 'busy') : 'free';
+    row.badge.className = `badge ${d.busy ? 'busy' : 'free'}`;
+    row.li.setAttribute('data-busy', d.busy ? 'true' : 'false');
+    row.read.disabled = d.busy;
+    row.eject.disabled = d.busy;
+    row.note.textContent = d.error ? d.error : '';
+    renderDisc(row);
+    return row;
+  }
+
+  function makeDriveRow(id) {
+    const name = el('span', { class: 'drive-name' });
+    const badge = el('span', { class: 'badge' });
+    const spec = el('div', { class: 'drive-spec' });
+    const note = el('p', { class: 'error', 'attr:role': 'alert' });
+    const disc = el('div', { class: 'disc', 'attr:aria-live': 'polite' });
+    const read = el('button', { type: 'button', class: 'small' }, 'Read disc');
+    const eject = el('button', { type: 'button', class: 'small' }, 'Eject');
+    const ripToggle = el('button', { type: 'button', class: 'small', 'attr:aria-expanded': 'false' }, 'Rip…');
+    const p = `drive-${id}`;
+    const format = el(
+      'select',
+      { id: `${p}-format` },
+      el('option', { value: 'flac' }, 'FLAC (lossless)'),
+      el('option', { value: 'wav' }, 'WAV (lossless, uncompressed)'),
+      el('option', { value: 'aiff' }, 'AIFF (lossless, uncompressed)'),
+      el('option', { value: 'mp3' }, 'MP3'),
+      el('option', { value: 'ogg' }, 'Ogg Vorbis'),
+      el('option', { value: 'opus' }, 'Opus'),
+    );
+    const outdir = el('input', { id: `${p}-outdir`, type: 'text', spellcheck: false, autocomplete: 'off', required: true });
+    const mode = el(
+      'select',
+      { id: `${p}-mode` },
+      el('option', { value: 'secure' }, 'Secure (reads until two reads agree)'),
+      el('option', { value: 'burst' }, 'Burst (one read, fastest)'),
+      el('option', { value: 'test-and-copy' }, 'Test and copy (reads twice, compares)'),
+    );
+    const offline = el('input', { id: `${p}-offline`, type: 'checkbox' });
+    const ripError = el('p', { class: 'error', 'attr:role': 'alert' });
+    const start = el('button', { type: 'submit', class: 'primary' }, 'Start rip');
+    const form = el(
+      'form',
+      { class: 'rip-form', hidden: true, noValidate: true, 'attr:aria-label': `Rip from ${id}` },
+      el('div', { class: 'field' }, el('label', { htmlFor: `${p}-format` }, 'Format'), format),
+      el('div', { class: 'field' }, el('label', { htmlFor: `${p}-outdir` }, 'Folder (inside the library; made when missing)'), outdir),
+      el('div', { class: 'field' }, el('label', { htmlFor: `${p}-mode` }, 'Mode'), mode),
+      el('label', { class: 'check' }, offline, 'Offline (no MusicBrainz, AccurateRip or CTDB)'),
+      ripError,
+      start,
+    );
+    const li = el(
+      'li',
+      { class: 'drive', 'attr:data-id': id },
+      el('div', { class: 'drive-title' }, name, badge),
+      spec,
+      note,
+      disc,
+      el('div', { class: 'actions' }, read, eject, ripToggle),
+      form,
+    );
+    const row = { li, name, badge, spec, note, disc, read, eject, ripToggle, form, format, outdir, mode, offline, ripError, start, drive: null };
+    read.addEventListener('click', () => readDisc(row));
+    eject.addEventListener('click', () => ejectDrive(row));
+    ripToggle.addEventListener('click', () => {
+      form.hidden = !form.hidden;
+      ripToggle.setAttribute('aria-expanded', form.hidden ? 'false' : 'true');
+      if (!form.hidden) format.focus();
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      startRip(row);
+    });
+    S.driveRows.set(id, row);
+    return row;
+  }
+
+  /** CD-TEXT's album fields (the first block), if any. */
+  function discText(doc) {
+    const blocks = doc && doc.cdtext && Array.isArray(doc.cdtext.blocks) ? doc.cdtext.blocks : [];
+    return blocks.length && blocks[0].disc ? blocks[0].disc : {};
+  }
+
+  function renderDisc(row) {
+    const box = row.disc;
+    const got = S.discs.get(row.drive.id);
+    box.replaceChildren();
+    if (!got) {
+      box.append(el('p', { class: 'muted' }, 'Disc not read yet.'));
+      return;
+    }
+    if (got.error) {
+      box.append(el('p', { class: 'error' }, got.error));
+      return;
+    }
+    const doc = got.doc;
+    const tracks = Array.isArray(doc.tracks) ? doc.tracks : [];
+    const audio = tracks.filter((t) => !t.data);
+    const first = tracks.length ? Number(tracks[0].start) || 0 : 0;
+    const seconds = Math.max(0, (Number(doc.leadout) || 0) - first) / SECTORS_PER_SECOND;
+    const text = discText(doc);
+    const dl = el('dl', { class: 'spec' });
+    const add = (k, v) => {
+      if (v === undefined || v === null || v === '') return;
+      dl.append(el('dt', {}, k), el('dd', {}, String(v)));
+    };
+    add('Artist', text.performer);
+    add('Album', text.title);
+    add('Tracks', `${tracks.length}${audio.length !== tracks.length ? ` (${audio.length} audio)` : ''}`);
+    add('Length', fmtDuration(seconds));
+    add('MusicBrainz', doc.musicbrainz);
+    add('CDDB', doc.cddb);
+    add('CTDB', doc.ctdb);
+    const ar = doc.accuraterip;
+    if (ar && ar.id1) add('AccurateRip', `${ar.id1}-${ar.id2}-${ar.cddb}`);
+    const ol = el('ol', { class: 'disc-tracks', 'attr:aria-label': 'Tracks' });
+    for (const t of tracks) {
+      const len = fmtDuration((Number(t.length) || 0) / SECTORS_PER_SECOND);
+      const title = [t.performer !== text.performer ? t.performer : null, t.title].filter(Boolean).join(' – ');
+      ol.append(el('li', { value: t.number }, `${title || `Track ${t.number}`} · ${len}${t.data ? ' · data' : ''}`));
+    }
+    box.append(dl, ol);
+  }
+
+  async function readDisc(row) {
+    const id = row.drive.id;
+    row.read.disabled = true;
+    row.read.textContent = 'Reading…';
+    try {
+      const doc = await api('GET', `api/v1/drives/${encodeURIComponent(id)}/disc`);
+      S.discs.set(id, { doc });
+      const text = discText(doc);
+      if (!row.outdir.value && (text.performer || text.title)) {
+        row.outdir.value = [text.performer, text.title].filter(Boolean).join(' - ').replace(/[\/]/g, '_');
+      }
+      announce(`Disc read in ${id}: ${(doc.tracks || []).length} tracks.`);
+    } catch (e) {
+      S.discs.set(id, { error: `Cannot read the disc: ${e.message}` });
+    } finally {
+      row.read.textContent = 'Read disc';
+      row.read.disabled = !!(row.drive && row.drive.busy);
+      renderDisc(row);
+    }
+  }
+
+  async function ejectDrive(row) {
+    const id = row.drive.id;
+    row.eject.disabled = true;
+    setText('drives-error', '');
+    try {
+      await api('POST', `api/v1/drives/${encodeURIComponent(id)}/eject`);
+      S.discs.delete(id);
+      renderDisc(row);
+      announce(`The tray of ${id} opened.`);
+    } catch (e) {
+      row.note.textContent = `Cannot eject: ${e.message}`;
+    } finally {
+      row.eject.disabled = !!(row.drive && row.drive.busy);
+    }
+  }
+
+  async function startRip(row) {
+    row.ripError.textContent = '';
+    const folder = row.outdir.value.trim();
+    if (!folder) {
+      row.ripError.textContent = 'Name a folder for the tracks.';
+      row.outdir.focus();
+      return;
+    }
+    const spec = {
+      kind: 'rip',
+      drive: row.drive.id,
+      output_dir: folder,
+      format: row.format.value,
+      mode: row.mode.value,
+      offline: row.offline.checked,
+    };
+    row.start.disabled = true;
+    try {
+      const job = await api('POST', 'api/v1/jobs', spec);
+      if (!S.jobs.has(job.id)) upsertJob(job, true);
+      announce(`Rip job ${job.id} queued.`);
+      row.form.hidden = true;
+      row.ripToggle.setAttribute('aria-expanded', 'false');
+      loadDrivesSoon();
+    } catch (e) {
+      row.ripError.textContent = `The rip was not started: ${e.message}`;
+    } finally {
+      row.start.disabled = false;
+    }
+  }
+
   // ------------------------------------------------------------ start
 
   async function connect() {
@@ -1046,6 +1307,7 @@
     }
     S.lastEventId = null;
     startEvents();
+    loadDrives();
     browse(S.browsePath);
     route();
   }
@@ -1072,6 +1334,7 @@
       connect();
     });
     $('jobs-filter').addEventListener('change', renderJobs);
+    $('drives-refresh').addEventListener('click', loadDrives);
     $('act-cancel').addEventListener('click', () => act('POST', '/cancel', 'Cancel asked.'));
     $('act-retry').addEventListener('click', () => act('POST', '/retry', 'Queued again.'));
     $('act-delete').addEventListener('click', deleteJob);

@@ -9,7 +9,10 @@
 //     "broken": "broken.wav",                   not audio, in the first library's `album`
 //     "chromium": "/path/to/chromium",
 //     "shots": "DIR",                           screenshots go here
-//     "keep": "DIR" | null }                    a few are copied here too
+//     "keep": "DIR" | null,                     a few are copied here too
+//     "drive": "demo",                          the first server's drive (the demo disc)
+//     "rip_dir": "rips/demo",                   where the page rips it, inside the library
+//     "album": "…", "performer": "…" }          the demo disc's CD-TEXT
 // Prints one JSON line with what it saw; exits non-zero on failure.
 
 import { chromium } from 'playwright-core';
@@ -244,6 +247,124 @@ async function withoutToken(browser) {
   await phone.close();
 }
 
+/** Keeps what the job list and the drive list show while a rip runs. */
+async function recordRip(page) {
+  await page.evaluate(() => {
+    window.__metas = [];
+    window.__busy = [];
+    const note = () => {
+      for (const m of document.querySelectorAll('#jobs li.job .job-meta')) {
+        const t = m.textContent;
+        if (t && !window.__metas.includes(t)) window.__metas.push(t);
+      }
+      for (const d of document.querySelectorAll('#drives li.drive')) {
+        const b = `${d.dataset.id}:${d.dataset.busy}:${d.querySelector('.badge').textContent}`;
+        if (!window.__busy.includes(b)) window.__busy.push(b);
+      }
+    };
+    const o = new MutationObserver(note);
+    o.observe(document.getElementById('jobs'), { subtree: true, childList: true, characterData: true });
+    o.observe(document.getElementById('drives'), { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+}
+
+async function withDrives(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await csp(context);
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  step('drives: the demo drive is listed');
+  await page.goto(cfg.url);
+  await page.locator('#st-events', { hasText: 'live' }).waitFor({ timeout: STEP_MS });
+  const drive = page.locator(`#drives li.drive[data-id="${cfg.drive}"]`);
+  await drive.waitFor({ timeout: STEP_MS });
+  check(await page.locator('#drives-panel').isVisible(), 'the drives panel shows');
+  check((await drive.locator('.badge').textContent()) === 'free', 'the drive is free');
+  check((await drive.locator('.drive-name').textContent()).trim().length > 0, 'the drive has a name');
+
+  step('drives: read the disc');
+  await drive.getByRole('button', { name: 'Read disc' }).click();
+  await drive.locator('.disc dl').waitFor({ timeout: STEP_MS });
+  const facts = await drive.locator('.disc dl').evaluate((dl) => {
+    const out = {};
+    for (const dt of dl.querySelectorAll('dt')) out[dt.textContent] = dt.nextElementSibling.textContent;
+    return out;
+  });
+  check(facts.Tracks === '5', `five tracks: ${JSON.stringify(facts)}`);
+  check(facts.Album === cfg.album, `the album from CD-TEXT: ${JSON.stringify(facts)}`);
+  check(facts.Artist === cfg.performer, `the artist from CD-TEXT: ${JSON.stringify(facts)}`);
+  check(/^1 min 5\d s$/.test(facts.Length), `the length: ${facts.Length}`);
+  check(typeof facts.MusicBrainz === 'string' && facts.MusicBrainz.length === 28, 'the MusicBrainz disc ID');
+  check((await drive.locator('.disc-tracks li').count()) === 5, 'five tracks listed');
+  result.disc = facts;
+
+  step('drives: the rip form, by keyboard');
+  const toggle = drive.getByRole('button', { name: 'Rip…' });
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  const form = drive.locator('form.rip-form');
+  await form.waitFor({ state: 'visible' });
+  check((await toggle.getAttribute('aria-expanded')) === 'true', 'the toggle says it is open');
+  const outdir = form.getByLabel('Folder (inside the library; made when missing)');
+  check((await outdir.inputValue()) === `${cfg.performer} - ${cfg.album}`, 'the folder is named after the disc');
+  await outdir.fill(cfg.rip_dir);
+  await form.getByLabel('Format').selectOption('flac');
+  check((await form.getByLabel('Mode').inputValue()) === 'secure', 'secure is the default mode');
+  await form.getByLabel(/^Offline/).focus();
+  await page.keyboard.press('Space');
+  check(await form.getByLabel(/^Offline/).isChecked(), 'offline is ticked');
+  const bad = await unlabelled(page);
+  check(bad.length === 0, `every control has a label: ${bad.join(' | ')}`);
+
+  step('drives: rip and watch it reach done');
+  await recordRip(page);
+  const before = await page.locator('#jobs li.job').count();
+  await form.getByRole('button', { name: 'Start rip' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('#jobs li.job').length === n + 1, before, { timeout: STEP_MS });
+  const row = page.locator('#jobs li.job').first();
+  const id = await row.getAttribute('data-id');
+  check((await row.locator('.job-name').textContent()).includes('rip'), 'the new job is the rip');
+  check(await form.isHidden(), 'the form closes');
+  await page.locator(`#jobs li.job[data-id="${id}"][data-state="done"]`).waitFor({ timeout: 4 * STEP_MS });
+  const metas = await page.evaluate(() => window.__metas);
+  check(metas.some((m) => /track [1-5] of 5/.test(m)), `track progress was shown: ${metas.join(' | ')}`);
+  await page.waitForFunction((d) => {
+    const li = document.querySelector(`#drives li.drive[data-id="${d}"]`);
+    return li && li.dataset.busy === 'false';
+  }, cfg.drive, { timeout: STEP_MS });
+  const busy = await page.evaluate(() => window.__busy);
+  check(busy.some((b) => b === `${cfg.drive}:true:busy · job ${id}`), `the drive showed the rip: ${busy.join(' | ')}`);
+  result.rip = { id, metas: metas.slice(0, 12), busy };
+  await shot(page, 'drives', true);
+
+  step('drives: eject');
+  await drive.getByRole('button', { name: 'Eject' }).click();
+  await drive.locator('.disc', { hasText: 'Disc not read yet.' }).waitFor({ timeout: STEP_MS });
+  const violations = await page.evaluate(() => window.__cspViolations);
+  check(violations.length === 0, `no CSP violation: ${violations.join(', ')}`);
+  check(problems.length === 0, `no error in the page: ${problems.join(' | ')}`);
+  await context.close();
+
+  step('drives: on a phone');
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  await csp(phone);
+  const p = await phone.newPage();
+  const pproblems = [];
+  watch(p, pproblems);
+  await p.goto(cfg.url);
+  const pdrive = p.locator(`#drives li.drive[data-id="${cfg.drive}"]`);
+  await pdrive.waitFor({ timeout: STEP_MS });
+  await pdrive.getByRole('button', { name: 'Read disc' }).tap();
+  await pdrive.locator('.disc dl').waitFor({ timeout: STEP_MS });
+  await pdrive.getByRole('button', { name: 'Rip…' }).tap();
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `nothing wider than the phone (${overflow} px too wide)`);
+  await shot(p, 'phone-drives', true);
+  check(pproblems.length === 0, `no error in the page: ${pproblems.join(' | ')}`);
+  await phone.close();
+}
+
 async function withToken(browser) {
   const context = await browser.newContext({ viewport: { width: 1024, height: 800 }, acceptDownloads: true });
   await csp(context);
@@ -301,6 +422,7 @@ async function main() {
   });
   try {
     await withoutToken(browser);
+    if (cfg.drive) await withDrives(browser);
     await withToken(browser);
   } finally {
     await browser.close();

@@ -1,0 +1,398 @@
+//! The drive routes over real HTTP with the demo drive (the virtual drive
+//! holding the built-in demo disc): the list, the disc read now, eject, a
+//! drive busy with a rip, one queue per drive beside conversions, and the
+//! answers checked against the OpenAPI document.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aj_server::{App, Config, Server};
+use serde_json::{json, Value};
+
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+/// One request over HTTP/1.1 with `Connection: close`, read to the end.
+fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let text = String::from_utf8(raw[split + 4..].to_vec()).unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    Reply { status, body }
+}
+
+struct Api {
+    server: Server,
+    doc: Value,
+}
+
+impl Api {
+    fn start(root: &Path, drives: &[&str], encoders: usize) -> Api {
+        let lib = root.join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        let app = App::open(Config {
+            libraries: vec![lib],
+            data_dir: root.join("data"),
+            token: None,
+            max_encoders: encoders,
+            drives: drives.iter().map(|d| d.to_string()).collect(),
+        })
+        .unwrap();
+        let server = Server::start(TcpListener::bind("127.0.0.1:0").unwrap(), app).unwrap();
+        let doc = call(server.addr, "GET", "/api/openapi.json", None).body;
+        Api { server, doc }
+    }
+
+    /// A request whose answer must fit the document (`route` as the
+    /// document writes it).
+    fn checked(&self, method: &str, route: &str, path: &str, body: Option<&Value>) -> Reply {
+        let r = call(self.server.addr, method, path, body);
+        conforms(&self.doc, &method.to_lowercase(), route, &r);
+        r
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        call(self.server.addr, "GET", path, None)
+    }
+
+    fn submit(&self, spec: &Value) -> i64 {
+        let r = self.checked("POST", "/api/v1/jobs", "/api/v1/jobs", Some(spec));
+        assert_eq!(r.status, 202, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    fn job(&self, id: i64) -> Value {
+        let r = self.get(&format!("/api/v1/jobs/{id}"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    fn wait_for(&self, id: i64, states: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let job = self.job(id);
+            if states.iter().any(|s| job["state"] == *s) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never reached {states:?}: {job}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Checks `value` against a schema of the document: types, required keys,
+/// enums, nullable, items and properties, through `$ref`s.
+fn check_schema(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        return check_schema(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if value.is_null() {
+        assert!(
+            schema["nullable"] == true || schema.get("type").is_none(),
+            "{at}: null where {schema} is not nullable"
+        );
+        return;
+    }
+    if let Some(ty) = schema["type"].as_str() {
+        let ok = match ty {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            _ => panic!("{at}: type {ty}"),
+        };
+        assert!(ok, "{at}: {value} is not {ty}");
+    }
+    if let Some(e) = schema["enum"].as_array() {
+        assert!(e.contains(value), "{at}: {value} not in {e:?}");
+    }
+    for key in schema["required"].as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap();
+        assert!(value.get(key).is_some(), "{at}: no {key} in {value}");
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, sub) in props {
+            if let Some(v) = value.get(k) {
+                check_schema(doc, sub, v, &format!("{at}.{k}"));
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            check_schema(doc, items, v, &format!("{at}[{i}]"));
+        }
+    }
+}
+
+fn conforms(doc: &Value, method: &str, route: &str, r: &Reply) {
+    let documented = &doc["paths"][route][method]["responses"][r.status.to_string()];
+    assert!(
+        documented.is_object(),
+        "{method} {route}: status {} is not documented ({})",
+        r.status,
+        r.body
+    );
+    if let Some(schema) = documented
+        .get("content")
+        .and_then(|c| c.get("application/json"))
+        .map(|c| &c["schema"])
+    {
+        check_schema(
+            doc,
+            schema,
+            &r.body,
+            &format!("{method} {route} {}", r.status),
+        );
+    }
+}
+
+#[test]
+fn the_demo_drive_is_listed_read_and_ejected() {
+    let t = tempfile::tempdir().unwrap();
+    let api = Api::start(t.path(), &["demo"], 1);
+
+    let r = api.checked("GET", "/api/v1/drives", "/api/v1/drives", None);
+    assert_eq!(r.status, 200);
+    let drives = r.body["drives"].as_array().unwrap();
+    assert_eq!(drives.len(), 1, "{}", r.body);
+    let d = &drives[0];
+    assert_eq!(
+        (d["id"].as_str(), d["spec"].as_str()),
+        (Some("demo"), Some("demo"))
+    );
+    assert_eq!(d["kind"], "demo");
+    assert!(
+        !d["model"].as_str().unwrap().is_empty(),
+        "INQUIRY names it: {d}"
+    );
+    assert_eq!(
+        (d["busy"].as_bool(), d["job"].is_null()),
+        (Some(false), true)
+    );
+
+    let route = "/api/v1/drives/{id}/disc";
+    let r = api.checked("GET", route, "/api/v1/drives/demo/disc", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let disc = &r.body;
+    assert_eq!(disc["tracks"].as_array().unwrap().len(), 5);
+    assert_eq!(disc["leadout"], 8400);
+    assert_eq!(
+        disc["cdtext"]["blocks"][0]["disc"]["title"],
+        aj_cd::virtual_drive::demo::ALBUM
+    );
+    assert_eq!(
+        disc["cdtext"]["blocks"][0]["disc"]["performer"],
+        aj_cd::virtual_drive::demo::PERFORMER
+    );
+    assert_eq!(disc["mcn"], aj_cd::virtual_drive::demo::MCN);
+    assert_eq!(disc["musicbrainz"].as_str().unwrap().len(), 28);
+
+    let eject = "/api/v1/drives/{id}/eject";
+    let r = api.checked("POST", eject, "/api/v1/drives/demo/eject", None);
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // Unknown and odd ids: 404 naming the drives there are, never a 5xx.
+    for id in [
+        "sr0",
+        "nope",
+        "%2e%2e",
+        "demo%2Fx",
+        "%00",
+        "d%C3%A9mo",
+        "x%20y",
+    ] {
+        let r = api.checked("GET", route, &format!("/api/v1/drives/{id}/disc"), None);
+        assert_eq!(r.status, 404, "{id}: {}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().contains("demo"),
+            "{}",
+            r.body
+        );
+        let r = api.checked("POST", eject, &format!("/api/v1/drives/{id}/eject"), None);
+        assert_eq!(r.status, 404, "{id}: {}", r.body);
+    }
+    // A disc read through a job names the drive by id, and runs.
+    let id = api.submit(&json!({"kind": "disc_info", "drive": "demo"}));
+    let job = api.wait_for(id, &["done", "failed"]);
+    assert_eq!(job["state"], "done", "{job}");
+    // No drive named: the daemon's first drive.
+    let id = api.submit(&json!({"kind": "disc_info"}));
+    assert_eq!(api.job(id)["spec"]["drive"], "demo");
+    api.wait_for(id, &["done"]);
+    // A real drive the daemon does not serve is refused.
+    let r = api.checked(
+        "POST",
+        "/api/v1/jobs",
+        "/api/v1/jobs",
+        Some(&json!({"kind": "rip", "drive": "/dev/sr9", "output_dir": "x"})),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not one of this server's drives"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn a_drive_busy_with_a_rip_refuses_reads_until_the_rip_ends() {
+    let t = tempfile::tempdir().unwrap();
+    // 20× real time: the 110 s demo disc takes seconds to read.
+    let api = Api::start(t.path(), &["demo,speed=20"], 2);
+    let id = api.submit(&json!({
+        "kind": "rip", "drive": "demo", "output_dir": "slow", "offline": true, "mode": "burst"
+    }));
+    assert_eq!(
+        api.job(id)["spec"]["drive"],
+        "demo,speed=20",
+        "the id became the spec"
+    );
+    api.wait_for(id, &["running"]);
+
+    let r = api.checked("GET", "/api/v1/drives", "/api/v1/drives", None);
+    let d = &r.body["drives"][0];
+    assert_eq!(
+        (d["busy"].as_bool(), d["job"].as_i64()),
+        (Some(true), Some(id)),
+        "{d}"
+    );
+    let r = api.checked(
+        "GET",
+        "/api/v1/drives/{id}/disc",
+        "/api/v1/drives/demo/disc",
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("job {id}")),
+        "{}",
+        r.body
+    );
+    let r = api.checked(
+        "POST",
+        "/api/v1/drives/{id}/eject",
+        "/api/v1/drives/demo/eject",
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // The rip's progress counts tracks.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = api.job(id);
+        if job["progress"]["items"] == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no track progress: {job}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    call(
+        api.server.addr,
+        "POST",
+        &format!("/api/v1/jobs/{id}/cancel"),
+        None,
+    );
+    api.wait_for(id, &["cancelled"]);
+    let r = api.get("/api/v1/drives");
+    assert_eq!(r.body["drives"][0]["busy"], false, "{}", r.body);
+    let r = api.get("/api/v1/drives/demo/disc");
+    assert_eq!(r.status, 200, "the drive is free again: {}", r.body);
+}
+
+#[test]
+fn rips_on_one_drive_queue_while_a_conversion_runs_beside_them() {
+    let t = tempfile::tempdir().unwrap();
+    let api = Api::start(t.path(), &["demo,speed=40"], 4);
+    let samples = aj_testkit::sine(22_050, 2, 44_100, 16, 440.0, 0.5);
+    aj_testkit::write_wav(&t.path().join("lib/in.wav"), &samples, 2, 44_100, 16);
+
+    // By id and by spec: the same drive, so the same queue.
+    let rip = |dir: &str, drive: &str| json!({"kind": "rip", "drive": drive, "output_dir": dir, "offline": true, "mode": "burst", "verify": false});
+    let first = api.submit(&rip("one", "demo"));
+    let second = api.submit(&rip("two", "demo,speed=40"));
+    let convert = api.submit(&json!({"kind": "convert", "inputs": ["in.wav"], "format": "flac"}));
+
+    // The conversion ends while the first rip still runs, the second waits.
+    let done = api.wait_for(convert, &["done", "failed"]);
+    assert_eq!(done["state"], "done", "{done}");
+    let (a, b) = (api.job(first), api.job(second));
+    assert_eq!(a["state"], "running", "{a}");
+    assert_eq!(b["state"], "queued", "{b}");
+
+    let a = api.wait_for(first, &["done", "failed"]);
+    let b = api.wait_for(second, &["done", "failed"]);
+    assert_eq!(
+        (a["state"].as_str(), b["state"].as_str()),
+        (Some("done"), Some("done"))
+    );
+    let (a_end, b_start) = (
+        a["finished_at"].as_str().unwrap(),
+        b["started_at"].as_str().unwrap(),
+    );
+    assert!(a_end <= b_start, "the rips overlapped: {a_end} > {b_start}");
+    assert!(done["finished_at"].as_str().unwrap() <= a_end);
+    for dir in ["one", "two"] {
+        let names: Vec<String> = std::fs::read_dir(t.path().join("lib").join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.iter().filter(|n| n.ends_with(".flac")).count(),
+            5,
+            "{names:?}"
+        );
+    }
+}
+
+#[test]
+fn queued_jobs_keep_their_drive_queue_after_a_restart() {
+    let t = tempfile::tempdir().unwrap();
+    let api = Api::start(t.path(), &["demo,speed=30"], 2);
+    let rip = json!({"kind": "rip", "drive": "demo", "output_dir": "r", "offline": true, "mode": "burst", "verify": false});
+    let first = api.submit(&rip);
+    let second = api.submit(&json!({"kind": "disc_info", "drive": "demo"}));
+    api.wait_for(first, &["running"]);
+    assert_eq!(api.job(second)["state"], "queued");
+    // Stopping interrupts the rip; the disc read stays queued.
+    api.server.stop().unwrap();
+
+    let api = Api::start(t.path(), &["demo,speed=30"], 2);
+    let r = api.get(&format!("/api/v1/jobs/{first}"));
+    assert_eq!(r.body["state"], "interrupted", "{}", r.body);
+    let job = api.wait_for(second, &["done", "failed"]);
+    assert_eq!(job["state"], "done", "{job}");
+}
