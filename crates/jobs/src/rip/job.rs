@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aj_cd::checksum::{AccurateRip, ArCrcs, CtdbCrc, TrackPosition};
-use aj_cd::disc::Disc;
 use aj_cd::id::{self, DiscIds};
 use aj_cd::mmc::scan;
 use aj_cd::rip::{self as reader, Pass, ReadOptions, SecureReader};
@@ -375,9 +374,6 @@ fn rip(
                 out_dir.join(n).display()
             ));
         }
-    }
-    if state.files.contains_key(&0) && layout.htoa_file {
-        // Kept from the first run: nothing to decide.
     }
 
     let audio_tracks: Vec<u8> = layout.audio_disc.tracks.iter().map(|t| t.number).collect();
@@ -1078,10 +1074,4 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// Decides whether `disc` and the drive are worth a rip at all: used by the
-/// daemon's disc-info jobs.
-pub fn describe(disc: &Disc) -> Option<DiscIds> {
-    DiscIds::compute(disc).ok()
 }

@@ -350,6 +350,7 @@ pub fn render(l: &RipLog<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
