@@ -132,12 +132,8 @@ impl Library {
     /// to folders outside the roots: each file is checked again when the
     /// job is planned here.
     fn confine_sync(&self, mut spec: aj_jobs::SyncSpec) -> Result<aj_jobs::SyncSpec, ApiError> {
-        let max = crate::openapi::MAX_THREADS;
-        if spec.threads > max || spec.encoder.threads.is_some_and(|t| t > max) {
-            return Err(ApiError::bad_request(format!(
-                "at most {max} threads may be asked for"
-            )));
-        }
+        check_threads(spec.threads)?;
+        check_encoder(&spec.encoder)?;
         spec.check().map_err(ApiError::bad_request)?;
         spec.source = self.resolve(&spec.source)?;
         spec.mirror = self.resolve(&spec.mirror)?;
@@ -192,9 +188,7 @@ impl Library {
     ) -> Result<aj_jobs::rip::RipSpec, ApiError> {
         spec.output_dir = self.resolve(&spec.output_dir)?;
         self.confine_drive(spec.drive.as_deref())?;
-        if spec.encoder.level.is_some_and(|l| l > 8) {
-            return Err(ApiError::bad_request("FLAC levels are 0 to 8"));
-        }
+        check_encoder(&spec.encoder)?;
         Ok(spec)
     }
 
@@ -204,17 +198,8 @@ impl Library {
                 "a convert job needs at least one input",
             ));
         }
-        let max = crate::openapi::MAX_THREADS;
-        if spec.threads > max || spec.encoder.threads.is_some_and(|t| t > max) {
-            return Err(ApiError::bad_request(format!(
-                "at most {max} threads may be asked for"
-            )));
-        }
-        if let Some(level) = spec.encoder.level.filter(|&l| l > 8) {
-            return Err(ApiError::bad_request(format!(
-                "FLAC level {level}: the levels are 0 to 8"
-            )));
-        }
+        check_threads(spec.threads)?;
+        check_encoder(&spec.encoder)?;
         spec.inputs = spec
             .inputs
             .iter()
@@ -236,6 +221,31 @@ impl Library {
         }
         Ok(spec)
     }
+}
+
+/// A job's thread count within the bounds the API document states.
+fn check_threads(threads: usize) -> Result<(), ApiError> {
+    let max = crate::openapi::MAX_THREADS;
+    if threads > max {
+        return Err(ApiError::bad_request(format!(
+            "{threads} threads: at most {max} may be asked for"
+        )));
+    }
+    Ok(())
+}
+
+/// Encoder settings within the bounds the API document states, for every
+/// job kind that encodes (so that a stored spec always fits its schema).
+fn check_encoder(encoder: &aj_codec::encode::EncoderOptions) -> Result<(), ApiError> {
+    if let Some(threads) = encoder.threads {
+        check_threads(threads)?;
+    }
+    if let Some(level) = encoder.level.filter(|&l| l > 8) {
+        return Err(ApiError::bad_request(format!(
+            "FLAC level {level}: the levels are 0 to 8"
+        )));
+    }
+    Ok(())
 }
 
 /// Most entries `GET /library` lists for one folder; the listing says when

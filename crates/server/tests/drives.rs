@@ -396,3 +396,34 @@ fn queued_jobs_keep_their_drive_queue_after_a_restart() {
     let job = api.wait_for(second, &["done", "failed"]);
     assert_eq!(job["state"], "done", "{job}");
 }
+
+/// Every job kind that encodes holds its encoder settings to the bounds the
+/// document states, so that a stored job always fits its schema when it is
+/// read back.
+#[test]
+fn encoder_settings_beyond_the_documented_bounds_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let api = Api::start(t.path(), &["demo"], 1);
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(lib.join("music")).unwrap();
+    let max = api.doc["components"]["schemas"]["EncoderOptions"]["properties"]["threads"]
+        ["maximum"]
+        .as_u64()
+        .unwrap();
+    let specs = [
+        json!({ "kind": "rip", "drive": "demo", "output_dir": "rips" }),
+        json!({ "kind": "convert", "inputs": ["music"], "format": "wav" }),
+        json!({ "kind": "sync", "source": "music", "mirror": "mirror", "format": "flac" }),
+    ];
+    for spec in specs {
+        for encoder in [json!({ "threads": max + 1 }), json!({ "level": 9 })] {
+            let mut spec = spec.clone();
+            spec["encoder"] = encoder;
+            let r = api.checked("POST", "/api/v1/jobs", "/api/v1/jobs", Some(&spec));
+            assert_eq!(r.status, 400, "{spec} → {}", r.body);
+            assert!(r.body["error"].is_string(), "{}", r.body);
+        }
+    }
+    let r = api.get("/api/v1/jobs");
+    assert_eq!(r.body["jobs"].as_array().map(Vec::len), Some(0), "{}", r.body);
+}
