@@ -46,6 +46,7 @@ pub fn run(args: RipArgs) -> anyhow::Result<Outcome> {
         choose_release: interactive.then_some(&chooser as _),
         lookup: aj_lookup::Options::default(),
         open_drive: None,
+        config_warning: None,
     };
     let reporter = RipReporter::new(json);
     let summary = aj_jobs::rip::run(&spec, &ctx, &cancel, &|e| reporter.event(e));

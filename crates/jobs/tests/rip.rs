@@ -38,6 +38,7 @@ fn rip_disc(
         choose_release: None,
         lookup: aj_lookup::Options::default(),
         open_drive: Some(&open),
+        config_warning: None,
     };
     let mut spec = RipSpec::new(None, out.to_path_buf());
     spec.offline = true;

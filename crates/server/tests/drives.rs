@@ -425,5 +425,10 @@ fn encoder_settings_beyond_the_documented_bounds_are_refused() {
         }
     }
     let r = api.get("/api/v1/jobs");
-    assert_eq!(r.body["jobs"].as_array().map(Vec::len), Some(0), "{}", r.body);
+    assert_eq!(
+        r.body["jobs"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        r.body
+    );
 }

@@ -48,6 +48,9 @@ pub struct RipContext<'a> {
     /// Opens the drive instead of the spec's `drive` (a virtual drive built
     /// in memory, for tests and embedding).
     pub open_drive: Option<DriveOpener<'a>>,
+    /// Why the configuration in use is not the user's (it could not be
+    /// read): said as a warning when the rip starts.
+    pub config_warning: Option<String>,
 }
 
 /// See [`RipContext::open_drive`].
@@ -55,11 +58,21 @@ pub type DriveOpener<'a> = &'a (dyn Fn() -> Result<aj_cd::mmc::Drive, transport:
 
 impl Default for RipContext<'_> {
     fn default() -> Self {
+        let (config, config_warning) = match Config::load_default() {
+            Ok(c) => (c, None),
+            Err(e) => (
+                Config::empty("config.toml"),
+                Some(format!(
+                    "{e}; remembered drive offsets and service addresses are not used"
+                )),
+            ),
+        };
         RipContext {
-            config: Config::load_default().unwrap_or_else(|_| Config::empty("config.toml")),
+            config,
             choose_release: None,
             lookup: aj_lookup::Options::default(),
             open_drive: None,
+            config_warning,
         }
     }
 }
@@ -114,6 +127,11 @@ pub fn run(
         .drive
         .clone()
         .unwrap_or_else(|| "the first CD drive".into());
+    if let Some(message) = &ctx.config_warning {
+        on_event(Event::Warning {
+            message: message.clone(),
+        });
+    }
     if let Err(message) = rip(spec, ctx, cancel, on_event, &mut summary) {
         on_event(Event::FileFailed {
             index: 0,
