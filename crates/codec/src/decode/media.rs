@@ -44,7 +44,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::flac::{parse_frame_header, Assignment, FrameHeader};
 use super::mp4::{self, Edit};
-use super::{average_bitrate, Decoder, MediaInfo, PacketDecoder, Reader};
+use super::{average_bitrate, MediaInfo, PacketDecoder, Reader, Seekable};
 use crate::ogg::{pages_backwards, FLAG_EOS, MAX_PAGE_LEN};
 use crate::Error;
 
@@ -53,8 +53,17 @@ use crate::Error;
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 
 /// Opens `path` with symphonia.
-pub(crate) fn open(path: &Path) -> Result<Box<dyn Decoder>, Error> {
-    Ok(Box::new(Reader::new(MediaFile::open(path)?)))
+pub(crate) fn open(path: &Path) -> Result<Box<dyn Seekable>, Error> {
+    let file = guard(|| MediaFile::open(path))??;
+    Ok(Box::new(Reader::new(file)))
+}
+
+/// Runs a call into symphonia, turning a panic on damaged data (an
+/// arithmetic overflow in a demuxer, say) into an error: a damaged file
+/// fails its item, it never takes the process down.
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|_| Error::Corrupt("the decoder failed on damaged data in the file".into()))
 }
 
 pub(crate) struct MediaFile {
@@ -680,6 +689,14 @@ impl PacketDecoder for MediaFile {
     }
 
     fn decode_next(&mut self, out: &mut Samples) -> Result<bool, Error> {
+        // After a panic the decoder's state is unknown: the Reader stops
+        // at the error and never calls again.
+        guard(|| self.decode_packet(out))?
+    }
+}
+
+impl MediaFile {
+    fn decode_packet(&mut self, out: &mut Samples) -> Result<bool, Error> {
         if let Some(p) = self.primed.take() {
             match (out, p) {
                 (Samples::Int(o), Samples::Int(p)) => o.extend_from_slice(&p),

@@ -608,6 +608,67 @@ fn extended_to_rate(b: &[u8]) -> Option<u32> {
 }
 
 impl PcmFile {
+    /// Reads the next bytes of sample data, up to `frames` frames, into
+    /// `self.buf`; returns how many (0 at the end).
+    fn read_bytes(&mut self, frames: usize) -> Result<usize, Error> {
+        let left = self.remaining.unwrap_or(u64::MAX);
+        let want = frames.saturating_mul(self.frame_bytes) as u64;
+        let n = left.min(want) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.buf.resize(n, 0);
+        let mut got = 0;
+        while got < n {
+            let Some(dst) = self.buf.get_mut(got..n) else {
+                break;
+            };
+            match self.reader.read(dst) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if got < n {
+            // The file shrank after it was opened.
+            return Err(Error::Corrupt(
+                "the file ended before its sample data did".into(),
+            ));
+        }
+        if let Some(r) = self.remaining.as_mut() {
+            *r -= n as u64;
+        }
+        Ok(n)
+    }
+
+    /// True when the sample data is, byte for byte, what decoding gives
+    /// in [`super::canonical_bytes`]'s layout: signed little-endian
+    /// integers in exactly `ceil(bits / 8)` bytes (no padding bits), or
+    /// little-endian 32-bit floats.
+    pub(crate) fn is_canonical(&self) -> bool {
+        match self.enc {
+            Encoding::Int {
+                bytes,
+                big_endian,
+                unsigned: false,
+            } => {
+                (bytes == 1 || !big_endian)
+                    && self.shift == 0
+                    && bytes == usize::from(self.spec.format.bits().div_ceil(8))
+            }
+            Encoding::F32 { big_endian: false } => true,
+            _ => false,
+        }
+    }
+
+    /// The next raw bytes of sample data (whole frames, up to `frames`);
+    /// `None` at the end.
+    pub(crate) fn read_raw(&mut self, frames: usize) -> Result<Option<&[u8]>, Error> {
+        let n = self.read_bytes(frames)?;
+        Ok((n > 0).then(|| self.buf.get(..n).unwrap_or_default()))
+    }
+
     fn convert(&self, bytes: &[u8], out: &mut Samples) {
         match (self.enc, out) {
             (
@@ -704,30 +765,9 @@ impl PacketDecoder for PcmFile {
     }
 
     fn decode_next(&mut self, out: &mut Samples) -> Result<bool, Error> {
-        let left = self.remaining.unwrap_or(u64::MAX);
-        let want = (FRAMES_PER_READ * self.frame_bytes) as u64;
-        let n = left.min(want) as usize;
+        let n = self.read_bytes(FRAMES_PER_READ)?;
         if n == 0 {
             return Ok(false);
-        }
-        self.buf.resize(n, 0);
-        let mut got = 0;
-        while got < n {
-            match self.reader.read(&mut self.buf[got..n]) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if got < n {
-            // The file shrank after it was opened.
-            return Err(Error::Corrupt(
-                "the file ended before its sample data did".into(),
-            ));
-        }
-        if let Some(r) = self.remaining.as_mut() {
-            *r -= n as u64;
         }
         let whole = n / self.frame_bytes * self.frame_bytes;
         let bytes = std::mem::take(&mut self.buf);
@@ -737,6 +777,21 @@ impl PacketDecoder for PcmFile {
         }
         self.buf = bytes;
         res.map(|()| true)
+    }
+
+    /// Seeks straight to the frame's byte offset in the sample data.
+    fn seek(&mut self, frame: u64) -> Result<u64, Error> {
+        let Some(left) = self.remaining else {
+            return Ok(0);
+        };
+        let frame_bytes = self.frame_bytes.max(1) as u64;
+        let n = frame.min(left / frame_bytes);
+        let bytes = n * frame_bytes;
+        let offset = i64::try_from(bytes)
+            .map_err(|_| Error::Corrupt(format!("cannot seek to frame {frame}")))?;
+        self.reader.seek_relative(offset)?;
+        self.remaining = Some(left - bytes);
+        Ok(n)
     }
 }
 

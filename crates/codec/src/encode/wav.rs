@@ -96,11 +96,12 @@ pub(super) fn check_block(spec: AudioSpec, block: &Block) -> Result<(), Error> {
         if bits < 32 {
             let max = (1i32 << (bits - 1)) - 1;
             let min = -max - 1;
-            let (lo, hi) = v
-                .iter()
-                .fold((0i32, 0i32), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-            if lo < min || hi > max {
-                let bad = if lo < min { lo } else { hi };
+            // Any bit a sign extension from `bits` would change (one pass
+            // the compiler vectorises); the offending value only on failure.
+            let sh = 32 - u32::from(bits);
+            let outside = v.iter().fold(0i32, |acc, &s| acc | ((s << sh) >> sh ^ s));
+            if outside != 0 {
+                let bad = v.iter().copied().find(|&s| s < min || s > max).unwrap_or(0);
                 return Err(Error::Encode(format!(
                     "sample value {bad} does not fit in {bits} bits"
                 )));
@@ -280,24 +281,30 @@ impl Encoder for WavEncoder {
         buf.clear();
         match &block.samples {
             Samples::Int(v) => {
-                buf.reserve(v.len() * self.container);
                 let shift = self.shift;
+                // Sized first, then filled in place: loops the compiler
+                // vectorises (pushing sample by sample does not).
+                buf.resize(v.len() * self.container, 0);
                 match self.container {
-                    1 => buf.extend(v.iter().map(|&s| ((s << shift) + 128) as u8)),
+                    1 => {
+                        for (d, &s) in buf.iter_mut().zip(v) {
+                            *d = ((s << shift) + 128) as u8;
+                        }
+                    }
                     2 => {
-                        for &s in v {
-                            buf.extend_from_slice(&((s << shift) as i16).to_le_bytes());
+                        for (d, &s) in buf.chunks_exact_mut(2).zip(v) {
+                            d.copy_from_slice(&((s << shift) as i16).to_le_bytes());
                         }
                     }
                     3 => {
-                        for &s in v {
-                            let b = (s << shift).to_le_bytes();
-                            buf.extend_from_slice(&b[..3]);
+                        for (d, &s) in buf.chunks_exact_mut(3).zip(v) {
+                            let [a, b, c, _] = (s << shift).to_le_bytes();
+                            d.copy_from_slice(&[a, b, c]);
                         }
                     }
                     _ => {
-                        for &s in v {
-                            buf.extend_from_slice(&(s << shift).to_le_bytes());
+                        for (d, &s) in buf.chunks_exact_mut(4).zip(v) {
+                            d.copy_from_slice(&(s << shift).to_le_bytes());
                         }
                     }
                 }

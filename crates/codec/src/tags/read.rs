@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::ErrorKind;
 use std::path::Path;
 
+use lofty::ape::{ApeFile, ApeTag, APE_PICTURE_TYPES};
 use lofty::config::{ParseOptions, ParsingMode};
 use lofty::file::{AudioFile, FileType, TaggedFileExt};
 use lofty::flac::FlacFile;
@@ -13,8 +14,9 @@ use lofty::mp4::{AtomData, AtomIdent, Mp4File};
 use lofty::mpeg::MpegFile;
 use lofty::ogg::tag::VorbisComments;
 use lofty::ogg::{OggPictureStorage, OpusFile, SpeexFile, VorbisFile};
+use lofty::picture::Picture as LoftyPicture;
 use lofty::probe::Probe;
-use lofty::tag::{ItemKey, Tag, TagType};
+use lofty::tag::{ItemKey, ItemValue, Tag, TagType};
 
 use super::{id3, keys, vorbis, PictureKind, TagKey, Tags};
 use crate::Error;
@@ -123,6 +125,20 @@ fn read_with(path: &Path, mode: ParsingMode) -> Result<Tags, Error> {
                 tags.merge_missing(from_generic(&Tag::from(t.clone())));
             }
         }
+        FileType::Ape => {
+            // Monkey's Audio: APEv2 at the end (its own tag), ID3v1 after
+            // it, and an ID3v2 tag in front that some taggers add.
+            let f = ApeFile::read_from(&mut file, options).map_err(err)?;
+            if let Some(t) = f.ape() {
+                tags = from_apev2(t);
+            }
+            if let Some(t) = f.id3v2() {
+                tags.merge_missing(from_id3v2(t));
+            }
+            if let Some(t) = f.id3v1() {
+                tags.merge_missing(from_generic(&Tag::from(t.clone())));
+            }
+        }
         FileType::Mp4 => {
             let f = Mp4File::read_from(&mut file, options).map_err(err)?;
             if let Some(ilst) = f.ilst() {
@@ -177,6 +193,27 @@ fn from_id3v2(tag: &lofty::id3::v2::Id3v2Tag) -> Tags {
     let mut t = Tags::new();
     id3::add_frames(&mut t, tag);
     t
+}
+
+/// An APEv2 tag: its text items through the generic mapping, and its
+/// pictures, which the generic tag leaves out: binary items named
+/// "Cover Art (Front)" and the like, holding a file name, a NUL and the
+/// image (APEv2 as Monkey's Audio and foobar2000 write it).
+fn from_apev2(tag: &ApeTag) -> Tags {
+    let mut out = from_generic(&Tag::from(tag.clone()));
+    for item in tag {
+        let is_picture = APE_PICTURE_TYPES
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(item.key()));
+        if let (true, ItemValue::Binary(bytes)) = (is_picture, item.value()) {
+            // A picture lofty cannot parse (unknown image type) is skipped,
+            // like damaged tag data elsewhere.
+            if let Ok(p) = LoftyPicture::from_ape_bytes(item.key(), bytes) {
+                out.pictures.push(vorbis::from_lofty_picture(&p));
+            }
+        }
+    }
+    out
 }
 
 /// Maps a lofty generic tag through the Vorbis-comment names of its keys.

@@ -161,29 +161,58 @@ impl<'a> BitReader<'a> {
     /// (RFC 9639 §9.2.7.3): a unary quotient, `k` low bits, and the
     /// zigzag-folded value.
     pub(super) fn read_rice(&mut self, k: u32, out: &mut [i32]) -> ReadResult<()> {
+        // The reader's state lives in locals (registers) for the loop:
+        // kept in `self`, every residual would store it and load it back,
+        // which puts store-to-load forwarding on the chain from one code
+        // to the next.
+        let data = self.data;
+        let (mut cache, mut nbits, mut pos) = (self.cache, self.nbits, self.pos);
         for o in out.iter_mut() {
-            self.refill();
-            let lz = self.cache.leading_zeros();
+            // A code of a few bits (the common case) fits in 32: refill
+            // only below that, about every third or fourth residual.
+            if nbits < 32 {
+                if let Some(b) = data.get(pos..pos + 8) {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(b);
+                    cache |= u64::from_be_bytes(w) >> nbits;
+                    let bytes = (63 - nbits) >> 3;
+                    pos += bytes as usize;
+                    nbits += bytes * 8;
+                } else {
+                    (self.cache, self.nbits, self.pos) = (cache, nbits, pos);
+                    self.refill_slow();
+                    (cache, nbits, pos) = (self.cache, self.nbits, self.pos);
+                }
+            }
+            let lz = cache.leading_zeros();
             // Fast path: the quotient, its stop bit and the low bits are
-            // all in the cache (`nbits` is 56 to 63 after a refill).
-            let u = if lz + 1 + k <= self.nbits {
-                let c = self.cache << lz << 1;
-                let low = (c >> 1) >> (63 - k);
-                self.cache = c << k;
-                self.nbits -= lz + 1 + k;
-                (u64::from(lz) << k) | low
+            // all in the cache.
+            let len = lz + 1 + k;
+            let u = if len <= nbits {
+                // `len` <= 63 here, so both shifts are in range. The top
+                // `len` bits are `lz` zeros, the stop bit and the low
+                // bits: `top` is `(1 << k) | low`. Only the shift of the
+                // cache is on the chain to the next code.
+                let top = cache >> (64 - len);
+                cache <<= len;
+                nbits -= len;
+                (u64::from(lz) << k) + top - (1u64 << k)
             } else {
+                (self.cache, self.nbits, self.pos) = (cache, nbits, pos);
                 let q = self.read_unary()?;
                 let low = u64::from(self.read(k));
+                (cache, nbits, pos) = (self.cache, self.nbits, self.pos);
                 (u64::from(q) << k) | low
             };
             if u > u64::from(u32::MAX) {
+                (self.cache, self.nbits, self.pos) = (cache, nbits, pos);
                 self.check()?;
                 return bad("a residual is larger than 32 bits");
             }
             let u = u as u32;
             *o = ((u >> 1) as i32) ^ -((u & 1) as i32);
         }
+        (self.cache, self.nbits, self.pos) = (cache, nbits, pos);
         self.check()
     }
 }

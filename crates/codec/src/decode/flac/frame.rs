@@ -481,52 +481,121 @@ fn decode_subframe_i32(
     out: &mut [i32],
     res: &mut [i32],
 ) -> ReadResult<()> {
+    let p = read_subframe_i32(br, bits, out, res)?;
+    p.predict(out, res);
+    Ok(())
+}
+
+/// How a subframe read by [`read_subframe_i32`] is finished.
+#[derive(Clone, Copy)]
+enum Predict {
+    /// Nothing to predict (CONSTANT, VERBATIM).
+    None,
+    Fixed(usize),
+    Lpc {
+        coefs: [i32; 32],
+        order: usize,
+        shift: u32,
+        /// The sum fits an i32 (see [`read_subframe_i32`]).
+        narrow: bool,
+    },
+}
+
+/// A subframe whose bits are read (warm-up samples in `out`, residuals
+/// in `res`) and whose samples are not yet predicted.
+struct Pending {
+    predict: Predict,
+    wasted: u32,
+}
+
+impl Pending {
+    /// Predicts the samples and restores the wasted bits.
+    fn predict(&self, out: &mut [i32], res: &[i32]) {
+        let block = out.len();
+        match self.predict {
+            Predict::None => {}
+            Predict::Fixed(order) => {
+                let res = res.get(..block.saturating_sub(order)).unwrap_or_default();
+                fixed_i32(order, res, out);
+            }
+            Predict::Lpc {
+                coefs,
+                order,
+                shift,
+                narrow,
+            } => {
+                let res = res.get(..block.saturating_sub(order)).unwrap_or_default();
+                let c = coefs.get(..order).unwrap_or_default();
+                if narrow {
+                    lpc32(c, shift, res, out);
+                } else {
+                    lpc(c, shift, res, out);
+                }
+            }
+        }
+        self.restore_wasted(out);
+    }
+
+    fn restore_wasted(&self, out: &mut [i32]) {
+        if self.wasted > 0 {
+            for o in out.iter_mut() {
+                *o = o.wrapping_shl(self.wasted);
+            }
+        }
+    }
+}
+
+/// Reads a subframe: its header, warm-up samples (into `out`) and
+/// residuals (into `res`); CONSTANT and VERBATIM subframes are complete.
+fn read_subframe_i32(
+    br: &mut BitReader<'_>,
+    bits: u32,
+    out: &mut [i32],
+    res: &mut [i32],
+) -> ReadResult<Pending> {
     let (ty, wasted) = subframe_header(br, bits)?;
     let sb = bits - wasted;
-    let block = out.len();
-    match ty {
+    let predict = match ty {
         0 => {
             let v = br.read_signed(sb) as i32;
             out.fill(v);
+            Predict::None
         }
         1 => {
             for o in out.iter_mut() {
                 *o = br.read_signed(sb) as i32;
             }
+            Predict::None
         }
         8..=12 => {
             let order = (ty - 8) as usize;
             warmup_and_residual(br, sb, order, out, res, |v| v as i32, None)?;
-            let res = res.get(..block - order).unwrap_or_default();
-            fixed_i32(order, res, out);
+            Predict::Fixed(order)
         }
         32..=63 => {
             let order = (ty - 31) as usize;
             let mut coefs = [0i32; 32];
-            let (shift, _) =
+            let (shift, precision) =
                 warmup_and_residual(br, sb, order, out, res, |v| v as i32, Some(&mut coefs))?;
-            let res = res.get(..block - order).unwrap_or_default();
-            let c = coefs.get(..order).unwrap_or_default();
-            // §9.2.6: |sum| < order · 2^(sb-1) · 2^(precision-1), which can
-            // pass 32 bits; the sum is taken in i64. (An i32 sum, exact
-            // while sb + precision + ceil(log2(order)) <= 32, measured 1.6x
-            // slower in total: the compiler vectorises its dot product over
-            // the history, whose loads then wait on the store of the sample
-            // just predicted; the i64 sum stays scalar.)
-            lpc(c, shift, res, out);
+            // §9.2.6: |sum| < order · 2^(sb-1) · 2^(precision-1)
+            // < 2^(sb + precision + floor(log2(order)) - 1), which fits an
+            // i32 when that exponent is at most 31 (libFLAC makes the same
+            // choice); wider sums are taken in i64.
+            let narrow = sb as usize + precision + order.ilog2() as usize <= 32;
+            Predict::Lpc {
+                coefs,
+                order,
+                shift,
+                narrow,
+            }
         }
         _ => {
             br.check()?;
             return bad(format!("a subframe uses the reserved type {ty}"));
         }
-    }
+    };
     br.check()?;
-    if wasted > 0 {
-        for o in out.iter_mut() {
-            *o = o.wrapping_shl(wasted);
-        }
-    }
-    Ok(())
+    Ok(Pending { predict, wasted })
 }
 
 /// The 33-bit side channel of 32-bit stereo.
@@ -653,7 +722,16 @@ fn fixed_i32(order: usize, res: &[i32], out: &mut [i32]) {
 }
 
 /// One LPC kernel per order, with the coefficients reversed so that
-/// `rc[j]` multiplies `out[i + j]` when predicting `out[i + N]`.
+/// `rc[j]` multiplies `out[i + j]` when predicting `out[i + N]`, the sum
+/// taken in `$acc`.
+///
+/// Each prediction needs the sample just predicted, so the loop's speed
+/// is the latency of that chain. It is kept to one multiplication, an
+/// addition, the shift and the residual: the sum of the older terms for
+/// the next sample (`partial`) is computed a sample ahead, from samples
+/// already known, and the newest sample is carried in a register rather
+/// than loaded back from `out` (which would wait for store-to-load
+/// forwarding).
 macro_rules! lpc_kernels {
     ($name:ident, $acc:ty, $($n:literal)*) => {
         fn $name(c: &[i32], shift: u32, res: &[i32], out: &mut [i32]) {
@@ -663,16 +741,31 @@ macro_rules! lpc_kernels {
                 for (d, &s) in rc.iter_mut().rev().zip(c) {
                     *d = <$acc>::from(s);
                 }
+                let Some(h) = out.get(..N) else { return };
+                let Ok(h) = <&[i32; N]>::try_from(h) else { return };
+                let mut last = <$acc>::from(h[N - 1]);
+                // Σ rc[j]·out[i + j] for j < N - 1, for i = 0.
+                let mut partial: $acc = 0;
+                for j in 0..N - 1 {
+                    partial = partial.wrapping_add(rc[j].wrapping_mul(<$acc>::from(h[j])));
+                }
                 for (i, &r) in res.iter().enumerate() {
-                    let Some(h) = out.get(i..i + N) else { return };
-                    let Ok(h) = <&[i32; N]>::try_from(h) else { return };
-                    let mut sum: $acc = 0;
-                    for j in 0..N {
-                        sum = sum.wrapping_add(rc[j].wrapping_mul(<$acc>::from(h[j])));
+                    // out[i..=i + N]: one bounds check, then fixed indices.
+                    let Some(w) = out.get_mut(i..=i + N) else { return };
+                    let sum = partial.wrapping_add(rc[N - 1].wrapping_mul(last));
+                    let v = r.wrapping_add((sum >> shift) as i32);
+                    // The older terms of the next prediction: out[i + 1 + j]
+                    // for j < N - 1, the newest of which is `last`.
+                    let mut next: $acc = 0;
+                    if N >= 2 {
+                        for j in 0..N - 2 {
+                            next = next.wrapping_add(rc[j].wrapping_mul(<$acc>::from(w[j + 1])));
+                        }
+                        next = next.wrapping_add(rc[N - 2].wrapping_mul(last));
                     }
-                    if let Some(o) = out.get_mut(i + N) {
-                        *o = r.wrapping_add((sum >> shift) as i32);
-                    }
+                    w[N] = v;
+                    partial = next;
+                    last = <$acc>::from(v);
                 }
             }
             match c.len() {
@@ -684,6 +777,7 @@ macro_rules! lpc_kernels {
 }
 
 lpc_kernels!(lpc, i64, 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+lpc_kernels!(lpc32, i32, 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
