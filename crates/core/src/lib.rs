@@ -16,7 +16,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+pub mod budget;
 pub mod units;
+pub use budget::{Slot, ThreadBudget};
 pub use units::{Frames, Lba, Msf};
 
 /// How the samples of a stream are represented.

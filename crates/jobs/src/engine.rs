@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use aj_core::CancelToken;
+use aj_core::{CancelToken, Slot, ThreadBudget};
 
 use crate::convert::{self, ConvertSpec, Item, ItemOutcome};
 
@@ -201,14 +201,23 @@ fn run_convert(
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Summary {
+    if spec.join.is_some() {
+        return crate::join::run(spec, cancel, on_event);
+    }
+    run_convert_on(spec, &ThreadBudget::new(spec.threads()), cancel, on_event)
+}
+
+/// [`run_convert`] (files converted one by one) on the slots of `budget`
+/// (`spec.threads()` of them).
+fn run_convert_on(
+    spec: &ConvertSpec,
+    budget: &ThreadBudget,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Summary {
     let plan = convert::plan(spec, cancel);
     let threads = spec.threads().min(plan.len()).max(1);
-    // `-j N` bounds the threads of the whole job: spread over files when there
-    // are several, inside each file's encoder (FLAC) when there are fewer.
-    let mut spec = spec.clone();
-    if spec.encoder.threads.is_none() {
-        spec.encoder.threads = Some((spec.threads() / threads).max(1));
-    }
+    let (spec, worker_slots) = with_budget(spec, budget, threads);
     let spec = &spec;
     on_event(Event::JobStarted {
         files: plan.len(),
@@ -240,24 +249,31 @@ fn run_convert(
         }
     };
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(item) = plan.get(i) else { break };
-                let outcome = if cancel.is_cancelled() {
-                    on_event(skip(item, "cancelled"));
-                    ItemOutcome::Skipped
-                } else {
-                    convert::run_item_with_album(
-                        spec,
-                        item,
-                        cancel,
-                        on_event,
-                        &created_dirs,
-                        &albums,
-                    )
-                };
-                tally(&outcome);
+        let (plan, next, created_dirs, albums, tally) =
+            (&plan, &next, &created_dirs, &albums, &tally);
+        for slot in worker_slots {
+            // The worker's slot goes back to the budget when it runs out of
+            // files: the encoders still running borrow it.
+            scope.spawn(move || {
+                let _slot = slot;
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = plan.get(i) else { break };
+                    let outcome = if cancel.is_cancelled() {
+                        on_event(skip(item, "cancelled"));
+                        ItemOutcome::Skipped
+                    } else {
+                        convert::run_item_with_album(
+                            spec,
+                            item,
+                            cancel,
+                            on_event,
+                            created_dirs,
+                            albums,
+                        )
+                    };
+                    tally(&outcome);
+                }
             });
         }
     });
@@ -269,11 +285,158 @@ fn run_convert(
     s
 }
 
+/// `-j N` bounds the threads of a whole job: a budget of N slots (a new
+/// [`ThreadBudget`] of `spec.threads()`), of which each of the `workers`
+/// converting files holds one (the slots returned, taken before any worker
+/// starts); the spec's encoder borrows the others (FLAC encodes batches of
+/// frames on them), whether there are fewer files than threads from the
+/// start or workers run out of files while others still encode. An
+/// `encoder.threads` set in the spec stays the most one encoder uses.
+pub(crate) fn with_budget(
+    spec: &ConvertSpec,
+    budget: &ThreadBudget,
+    workers: usize,
+) -> (ConvertSpec, Vec<Slot>) {
+    let slots = budget.try_acquire_many(workers.max(1));
+    let mut spec = spec.clone();
+    spec.encoder.budget = Some(budget.clone());
+    (spec, slots)
+}
+
 fn skip(item: &Item, reason: &str) -> Event {
     Event::FileSkipped {
         index: item.index,
         input: item.input.clone(),
         output: item.output().map(Path::to_path_buf),
         reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use aj_codec::Format;
+
+    use super::*;
+
+    const RATE: u32 = 44100;
+
+    /// The tests below time files against each other: one at a time.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+    /// Three WAVs: two short, the last `last` seconds long (it runs alone
+    /// at the end, still encoding when the other worker runs out of files,
+    /// whatever the scheduling).
+    fn inputs(dir: &Path, last: f64) -> Vec<PathBuf> {
+        [(1, 2.0), (2, 2.5), (3, last)]
+            .iter()
+            .map(|&(n, secs)| {
+                let p = dir.join(format!("t{n}.wav"));
+                let frames = (f64::from(RATE) * secs) as usize;
+                let sweep = aj_testkit::sweep(frames, 2, RATE, 16, 40.0, 12_000.0);
+                let noise = aj_testkit::noise(frames, 2, 5, n);
+                let s: Vec<i32> = sweep.iter().zip(&noise).map(|(a, b)| a + b).collect();
+                aj_testkit::write_wav(&p, &s, 2, RATE, 16);
+                p
+            })
+            .collect()
+    }
+
+    fn spec(inputs: &[PathBuf], out: &Path, threads: usize) -> ConvertSpec {
+        let mut s = ConvertSpec::new(inputs.to_vec(), Format::Flac);
+        s.output_dir = Some(out.to_path_buf());
+        s.threads = threads;
+        s
+    }
+
+    /// Three FLAC files on two threads: the bytes of one thread; never more
+    /// than two slots held; every slot back at the end.
+    #[test]
+    fn three_files_on_two_threads_write_the_bytes_of_one() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = inputs(dir.path(), 30.0);
+        let one = dir.path().join("j1");
+        let s = run_convert(&spec(&inputs, &one, 1), &CancelToken::new(), &|_| {});
+        assert_eq!((s.ok, s.failed), (3, 0));
+
+        let two = dir.path().join("j2");
+        let budget = ThreadBudget::new(2);
+        let most = AtomicUsize::new(0);
+        let s = run_convert_on(
+            &spec(&inputs, &two, 2),
+            &budget,
+            &CancelToken::new(),
+            &|_| {
+                most.fetch_max(budget.in_use(), Ordering::SeqCst);
+            },
+        );
+        assert_eq!((s.ok, s.failed), (3, 0));
+        assert_eq!(budget.free(), 2, "slots kept after the job");
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        for n in 1..=3 {
+            let name = format!("t{n}.flac");
+            let a = std::fs::read(one.join(&name)).unwrap();
+            let b = std::fs::read(two.join(&name)).unwrap();
+            assert!(a == b, "{name}: -j 2 changed the bytes");
+        }
+    }
+
+    /// A worker that runs out of files lends its slot to the file still
+    /// encoding (here the worker whose file is missing), which keeps the
+    /// bytes of one thread.
+    #[test]
+    fn a_worker_out_of_files_lends_its_slot() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let long = inputs(dir.path(), 20.0).pop().unwrap();
+        let inputs = [dir.path().join("missing.wav"), long];
+        let one = dir.path().join("j1");
+        run_convert(&spec(&inputs, &one, 1), &CancelToken::new(), &|_| {});
+        let budget = ThreadBudget::new(2);
+        let two = dir.path().join("j2");
+        let s = run_convert_on(
+            &spec(&inputs, &two, 2),
+            &budget,
+            &CancelToken::new(),
+            &|_| {},
+        );
+        assert_eq!((s.ok, s.failed), (1, 1));
+        // Both slots went to the two workers at the start: any other
+        // taking is the encoder borrowing the slot of a worker that left.
+        assert!(budget.taken() > 2, "the idle slot was never borrowed");
+        assert_eq!(budget.free(), 2);
+        let a = std::fs::read(one.join("t3.flac")).unwrap();
+        let b = std::fs::read(two.join("t3.flac")).unwrap();
+        assert!(a == b, "a borrowed thread changed the bytes");
+    }
+
+    /// A job cancelled while its last file encodes on a borrowed slot ends,
+    /// gives back every slot and leaves no output behind.
+    #[test]
+    fn cancelled_job_gives_back_every_slot() {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        // Long enough that it cannot end before the cancel, however slow
+        // the machine: the cancel comes at its first event after the
+        // borrow (progress is reported every 200 ms of work).
+        let long = inputs(dir.path(), 200.0).pop().unwrap();
+        let inputs = [dir.path().join("missing.wav"), long];
+        let out = dir.path().join("out");
+        let budget = ThreadBudget::new(2);
+        let cancel = CancelToken::new();
+        let on_event = |_: Event| {
+            // A third taking: the last file borrowed the freed slot.
+            if budget.taken() > 2 {
+                cancel.cancel();
+            }
+        };
+        let s = run_convert_on(&spec(&inputs, &out, 2), &budget, &cancel, &on_event);
+        assert!(s.cancelled, "the job ended before the cancel: {s:?}");
+        assert!(budget.taken() > 2, "the last file never borrowed");
+        assert_eq!(s.ok + s.skipped + s.failed, 2);
+        assert_eq!(budget.free(), 2, "slots kept after a cancelled job");
+        assert!(!out.join("t3.flac").exists());
     }
 }

@@ -11,10 +11,14 @@
 //!
 //! # Threads
 //!
-//! With [`EncoderOptions::threads`] above 1, frames are encoded in batches
-//! of whole blocks on that many threads, the calling one included
-//! ([`parallel`]); the calling thread keeps the MD5 (in input order) and
-//! writes the frames in order. A frame's coding depends only on its own
+//! With [`EncoderOptions::threads`] above 1, or a job's
+//! [`EncoderOptions::budget`] of more than one thread, frames are encoded
+//! in batches of whole blocks on up to that many threads, the calling one
+//! included ([`parallel`]): helper threads work while they hold a slot of
+//! the budget (a budget of `threads` of the encoder's own, or the job's,
+//! whose free slots it borrows one batch at a time, bounded by `threads`
+//! when set); the calling thread keeps the MD5 (in input order), writes the
+//! frames in order, and encodes what no helper is free to take. A frame's coding depends only on its own
 //! samples, except under adaptive stereo (levels 1 and 4), where the
 //! assignment chosen on every `period`-th frame number holds until the
 //! next: batches start on such frame numbers, so every thread makes the
@@ -88,7 +92,7 @@ mod simd;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
-use aj_core::{AudioSpec, Block, SampleFormat, Samples};
+use aj_core::{AudioSpec, Block, SampleFormat, Samples, Slot, ThreadBudget};
 use md5::{Digest, Md5};
 
 use super::{Encoder, EncoderOptions};
@@ -127,7 +131,7 @@ const DEFAULT_LEVEL: u8 = 5;
 /// Inter-channel samples per batch handed to a worker thread (rounded up to
 /// whole blocks and to whole adaptive stereo periods).
 const BATCH_SAMPLES: usize = 65_536;
-/// More worker threads than this are not started, whatever is asked.
+/// More threads than this are not used, whatever is asked.
 const MAX_THREADS: usize = 64;
 
 /// Precisions below the default also tried at levels 7 and 8 (see the
@@ -317,18 +321,25 @@ impl Output {
     }
 }
 
-/// Frames encoded on worker threads ([`parallel`]).
+/// Frames encoded on helper threads ([`parallel`]).
 struct Threads {
-    /// Threads in all, the calling one included (2 or more).
-    threads: usize,
+    /// Helper threads at most: threads in all less the calling one (1 or
+    /// more).
+    helpers: usize,
+    /// Where helpers get a slot for each batch: the job's, or the
+    /// encoder's own.
+    budget: ThreadBudget,
+    /// The calling thread's slot of the encoder's own budget (with a job's
+    /// budget, the caller holds its slot).
+    _own: Option<Slot>,
     /// Interleaved samples of one batch.
     batch_len: usize,
     /// The batch being filled.
     current: Vec<i32>,
     /// Frame number of the next batch.
     next_frame: u64,
-    /// Started with the first full batch: a stream shorter than one batch
-    /// is encoded on the calling thread.
+    /// Made with the first full batch: a stream shorter than one batch is
+    /// encoded on the calling thread.
     pool: Option<Pool>,
     /// Batches written, kept for their buffers.
     free: Vec<Batch>,
@@ -387,15 +398,32 @@ impl FlacEncoder {
         }
         let backend = Box::new(frame_encoder(level, spec, bits));
         let channels = usize::from(spec.channels);
-        let threads = match options.threads.unwrap_or(1).min(MAX_THREADS) {
-            0 | 1 => None,
-            n => {
+        // With a job's budget, up to its total (or fewer, as the options
+        // say); alone, the threads the options ask for, on a budget of
+        // their own of which the calling thread holds one slot.
+        let budget = match &options.budget {
+            Some(b) => {
+                let n = options.threads.unwrap_or(b.total()).min(b.total());
+                (n.min(MAX_THREADS), b.clone(), None)
+            }
+            None => {
+                let n = options.threads.unwrap_or(1).min(MAX_THREADS);
+                let own = ThreadBudget::new(n);
+                let caller = own.try_acquire();
+                (n, own, caller)
+            }
+        };
+        let threads = match budget {
+            (0 | 1, _, _) => None,
+            (n, budget, own) => {
                 // Whole blocks, and whole runs of frames that encode alike
                 // on any encoder (adaptive stereo periods).
                 let run = backend.independent_run() as usize;
                 let blocks = BATCH_SAMPLES.div_ceil(level.block_size).div_ceil(run) * run;
                 Some(Threads {
-                    threads: n,
+                    helpers: n - 1,
+                    budget,
+                    _own: own,
                     batch_len: blocks * level.block_size * channels,
                     current: Vec::new(),
                     next_frame: 0,
@@ -499,7 +527,7 @@ impl FlacEncoder {
         self.output.frame(&self.frame, n)
     }
 
-    /// Sends the batch being filled to the workers (starting them the
+    /// Sends the batch being filled to the helpers (making the pool the
     /// first time), and writes every batch already encoded.
     fn send_batch(&mut self) -> Result<(), Error> {
         let (settings, spec, bits) = (self.settings, self.spec, self.bits);
@@ -519,23 +547,20 @@ impl FlacEncoder {
         t.next_frame += blocks;
         let pool = match &mut t.pool {
             Some(p) => p,
-            None => t.pool.insert(Pool::new(t.threads - 1, whole, || {
-                frame_encoder(settings, spec, bits)
-            })?),
+            None => t
+                .pool
+                .insert(Pool::new(t.helpers, whole, t.budget.clone(), move || {
+                    frame_encoder(settings, spec, bits)
+                })),
         };
         while pool.full() {
-            if let Some(done) = pool.take(true)? {
+            if let Some(done) = pool.take(true, &mut self.backend)? {
                 self.output.batch(&done, block_size, channels)?;
                 t.free.push(done);
             }
         }
-        if pool.busy() {
-            parallel::encode_batch(&mut self.backend, &mut batch, whole);
-            pool.push_done(batch);
-        } else {
-            pool.send(batch)?;
-        }
-        while let Some(done) = pool.take(false)? {
+        pool.send(batch, &mut self.backend);
+        while let Some(done) = pool.take(false, &mut self.backend)? {
             self.output.batch(&done, block_size, channels)?;
             t.free.push(done);
         }
@@ -568,7 +593,7 @@ impl FlacEncoder {
             return Ok(());
         };
         while pool.len() > 0 {
-            if let Some(done) = pool.take(true)? {
+            if let Some(done) = pool.take(true, &mut self.backend)? {
                 self.output.batch(&done, self.block_size, self.channels)?;
             }
         }
@@ -748,6 +773,148 @@ mod tests {
             got.extend_from_slice(b.as_int().unwrap());
         }
         assert!(got == x);
+    }
+
+    /// A sweep with a little noise, `frames` long, stereo 16-bit.
+    fn signal(frames: usize) -> Vec<i32> {
+        let sweep = aj_testkit::sweep(frames, 2, 44100, 16, 50.0, 15_000.0);
+        let noise = aj_testkit::noise(frames, 2, 6, 7);
+        sweep.iter().zip(&noise).map(|(a, b)| a + b).collect()
+    }
+
+    fn block(samples: &[i32]) -> Block {
+        Block {
+            spec: AudioSpec::int(44100, 2, 16),
+            samples: Samples::Int(samples.to_vec()),
+        }
+    }
+
+    /// Encodes `input` in one piece on the calling thread only.
+    fn one_thread(input: &[i32], level: u8) -> Vec<u8> {
+        let file = tempfile::tempfile().unwrap();
+        let mut read = file.try_clone().unwrap();
+        let options = EncoderOptions {
+            level: Some(level),
+            ..Default::default()
+        };
+        let mut enc: Box<dyn Encoder> =
+            Box::new(FlacEncoder::new(AudioSpec::int(44100, 2, 16), &options, file).unwrap());
+        enc.write(&block(input)).unwrap();
+        enc.finish().unwrap();
+        let mut v = Vec::new();
+        read.seek(SeekFrom::Start(0)).unwrap();
+        std::io::Read::read_to_end(&mut read, &mut v).unwrap();
+        v
+    }
+
+    fn helpers(enc: &FlacEncoder) -> usize {
+        enc.threads
+            .as_ref()
+            .and_then(|t| t.pool.as_ref())
+            .map_or(0, Pool::helpers)
+    }
+
+    /// On a job's budget, helpers start only when a slot is free (here when
+    /// another "file" gives its slot back halfway), the bytes are those of
+    /// one thread, and every slot comes back.
+    #[test]
+    fn job_budget_lends_free_slots_and_keeps_the_bytes() {
+        let frames = 8 * BATCH_SAMPLES + 1234;
+        let input = signal(frames);
+        for level in [1u8, 5] {
+            let budget = ThreadBudget::new(3);
+            let caller = budget.try_acquire().unwrap();
+            let others = budget.try_acquire_many(2);
+            let file = tempfile::tempfile().unwrap();
+            let mut read = file.try_clone().unwrap();
+            let options = EncoderOptions {
+                level: Some(level),
+                budget: Some(budget.clone()),
+                ..Default::default()
+            };
+            let mut enc = FlacEncoder::new(AudioSpec::int(44100, 2, 16), &options, file).unwrap();
+            let half = (frames / 2) * 2;
+            for piece in input[..half].chunks(10_000) {
+                enc.write(&block(piece)).unwrap();
+            }
+            assert_eq!(helpers(&enc), 0, "no free slot, yet a helper started");
+            assert_eq!(budget.free(), 0);
+            drop(others);
+            for piece in input[half..].chunks(10_000) {
+                enc.write(&block(piece)).unwrap();
+                assert!(budget.in_use() <= 3);
+            }
+            assert!(helpers(&enc) >= 1, "slots were free, no helper started");
+            Box::new(enc).finish().unwrap();
+            assert_eq!(budget.free(), 2, "slots kept after the encoder finished");
+            drop(caller);
+            let mut got = Vec::new();
+            read.seek(SeekFrom::Start(0)).unwrap();
+            std::io::Read::read_to_end(&mut read, &mut got).unwrap();
+            assert!(
+                got == one_thread(&input, level),
+                "level {level}: bytes differ"
+            );
+        }
+    }
+
+    /// `threads` stays the most an encoder uses on a larger budget.
+    #[test]
+    fn threads_bound_a_job_budget() {
+        let budget = ThreadBudget::new(4);
+        let caller = budget.try_acquire().unwrap();
+        let options = EncoderOptions {
+            threads: Some(2),
+            budget: Some(budget.clone()),
+            ..Default::default()
+        };
+        let input = signal(6 * BATCH_SAMPLES);
+        let file = tempfile::tempfile().unwrap();
+        let mut enc = FlacEncoder::new(AudioSpec::int(44100, 2, 16), &options, file).unwrap();
+        for piece in input.chunks(50_000) {
+            enc.write(&block(piece)).unwrap();
+            assert!(budget.in_use() <= 2, "more than 2 threads");
+        }
+        assert_eq!(helpers(&enc), 1);
+        Box::new(enc).finish().unwrap();
+        drop(caller);
+        assert_eq!(budget.free(), 4);
+        // Threads 1 on a budget: the calling thread only.
+        let options = EncoderOptions {
+            threads: Some(1),
+            budget: Some(budget),
+            ..Default::default()
+        };
+        let enc = FlacEncoder::new(
+            AudioSpec::int(44100, 2, 16),
+            &options,
+            tempfile::tempfile().unwrap(),
+        )
+        .unwrap();
+        assert!(enc.threads.is_none());
+    }
+
+    /// An encoder dropped halfway (a cancelled job) stops its helpers and
+    /// gives back every slot it borrowed.
+    #[test]
+    fn dropped_encoder_gives_back_its_slots() {
+        let budget = ThreadBudget::new(4);
+        let caller = budget.try_acquire().unwrap();
+        let options = EncoderOptions {
+            budget: Some(budget.clone()),
+            ..Default::default()
+        };
+        let input = signal(6 * BATCH_SAMPLES);
+        let file = tempfile::tempfile().unwrap();
+        let mut enc = FlacEncoder::new(AudioSpec::int(44100, 2, 16), &options, file).unwrap();
+        for piece in input.chunks(50_000) {
+            enc.write(&block(piece)).unwrap();
+        }
+        assert!(helpers(&enc) >= 1);
+        drop(enc);
+        assert_eq!(budget.free(), 3);
+        drop(caller);
+        assert_eq!(budget.free(), 4);
     }
 
     #[test]

@@ -32,9 +32,15 @@ pub struct EncoderOptions {
     #[serde(default)]
     pub abr: bool,
     /// Worker threads inside one encoder (FLAC); None or 1 = the calling
-    /// thread only.
+    /// thread only. With a `budget`, the most it may use (None: the
+    /// budget's total).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Threads shared with the rest of a job (not part of the settings):
+    /// the FLAC encoder borrows the budget's free slots for its batches of
+    /// frames, the calling thread counting as one slot held by the caller.
+    #[serde(skip)]
+    pub budget: Option<aj_core::ThreadBudget>,
 }
 
 /// A running encoder writing one file.

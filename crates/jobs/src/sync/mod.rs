@@ -678,30 +678,15 @@ impl<'a> Job<'a> {
     }
 
     fn run(self, summary: &mut Summary) {
-        let converts = self
-            .work
-            .iter()
-            .filter(|w| {
-                matches!(
-                    w,
-                    Work::Music {
-                        kind: Some(Kind::Convert),
-                        ..
-                    }
-                )
-            })
-            .count();
         let threads = self.spec.threads().min(self.work.len()).max(1);
         (self.on_event)(Event::JobStarted {
             files: self.work.len(),
             threads,
         });
-        // `-j N` bounds the whole job's threads, as in a convert job.
-        let mut convert = self.convert.clone();
-        if convert.encoder.threads.is_none() {
-            convert.encoder.threads =
-                Some((self.spec.threads() / threads.min(converts.max(1))).max(1));
-        }
+        // `-j N` bounds the whole job's threads, as in a convert job: a
+        // slot per worker, the free ones lent to the encoders running.
+        let budget = aj_core::ThreadBudget::new(self.spec.threads());
+        let (convert, worker_slots) = crate::engine::with_budget(&self.convert, &budget, threads);
         let this = Job { convert, ..self };
         let counts = Mutex::new(Vec::new());
         // Deletions first (one thread): a new source may take a freed name.
@@ -713,12 +698,17 @@ impl<'a> Job<'a> {
         }
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| loop {
-                    let n = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&i) = rest.get(n) else { break };
-                    let did = this.item(i);
-                    counts.lock().unwrap_or_else(|p| p.into_inner()).push(did);
+            let (next, rest, this, counts) = (&next, &rest, &this, &counts);
+            for slot in worker_slots {
+                // Back to the budget when the worker runs out of files.
+                scope.spawn(move || {
+                    let _slot = slot;
+                    loop {
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&i) = rest.get(n) else { break };
+                        let did = this.item(i);
+                        counts.lock().unwrap_or_else(|p| p.into_inner()).push(did);
+                    }
                 });
             }
         });
@@ -1178,6 +1168,7 @@ impl<'a> Job<'a> {
             index: i,
             input: found.path.clone(),
             plan: Planned::Convert(out.clone()),
+            track: None,
         };
         let held = Mutex::new(None);
         let forward = |e: Event| match e {
