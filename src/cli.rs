@@ -349,6 +349,8 @@ Examples:
   aj convert *.flac -f opus --bitrate 96 -o opus/  Opus at 96 kb/s
   aj convert in.mp3 -f wav --json                  JSON lines on stdout
   aj convert cd/ -f opus -o opus/ --replaygain     with R128 track and album gains
+  aj convert album.cue -f flac -o tracks/          an image split into tracks by its cue sheet
+  aj convert --join album/ -f flac                 the tracks as one FLAC image + cue sheet
 
 Lossless outputs (WAV, AIFF, FLAC) are decoded again after writing and compared
 with the input samples; --no-verify skips that. Outputs are written to a
@@ -373,6 +375,28 @@ named to one output stop the run before anything is converted (exit 2).
 the output is complete. --delete-source deletes a source only once its output
 is in place and checked (verified, or decoded again to its full length), never
 for a skipped or failed file, never when the output is the source.
+
+--join writes one image holding the inputs back to back, sample for sample,
+and NAME.cue beside it (FLAC images carry the sheet in a CUESHEET tag too).
+Order: by disc then track number when every input has one, else as given (a
+folder's files in natural order); the order is printed first. All inputs must
+share rate and channels (or use --rate/--channels); the depth is the highest,
+or --bits. Cue times count CD frames (1/75 s): a track starting between two
+frames is put at the nearest one, with a note (CD rips join and split back
+exactly). --replaygain gives the image one gain: track = album = the whole.
+--delete-source deletes the tracks only once the image is verified.
+
+Cue sheets: an image (WAV, FLAC, any decodable file) with a cue sheet is split
+into one file per track, sample for sample: a .cue given or found in a folder
+(its FILE lines found beside it, ignoring case, or with another extension:
+album.wav may be album.flac), a .cue with the image's name beside it, or a
+sheet inside a FLAC (CUESHEET tag or block). The image and its sheet are one
+source, converted once. Tracks are named 'NN - Title' (or by --name from their
+tags: the sheet's TITLE, PERFORMER, SONGWRITER, REM GENRE/DATE/COMMENT,
+CATALOG, ISRC over the image's own tags). Audio before track 1 is kept as
+'00 - Hidden Track One Audio' unless it is digital silence. --gaps places the
+gaps; --no-split converts such images whole. --delete-source never deletes a
+split image or its cue sheet.
 
 Exit status: 0 all converted (or skipped), 1 a file failed or the run was
 interrupted, 2 a usage error.")]
@@ -440,8 +464,9 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub no_verify: bool,
 
-    /// Threads for the whole run: files converted at once, or with fewer files than threads,
-    /// FLAC frames encoded in parallel inside a file (same output bytes) [default: one per core]
+    /// Threads for the whole run: files converted at once; threads with no file of their own
+    /// (fewer files than threads, or none left) help the FLAC files still encoding, whose frames
+    /// encode in parallel (same output bytes) [default: one per core]
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
 
@@ -473,6 +498,30 @@ pub struct ConvertArgs {
     /// when the peak would pass 0 dBFS
     #[arg(long, value_name = "MODE")]
     pub apply_replaygain: Option<String>,
+
+    /// Join the inputs into ONE file (an image) holding them back to back, with a cue sheet
+    /// beside it (NAME.cue; in FLAC also a CUESHEET tag); a folder joins its audio files
+    #[arg(long)]
+    pub join: bool,
+
+    /// With --join: the image's name, a template of album tags [default: '{albumartist|artist} -
+    /// {album}', else the folder's name]
+    #[arg(long, value_name = "TEMPLATE", requires = "join")]
+    pub image_name: Option<String>,
+
+    /// With --join: keep the order given even when the tracks have disc and track numbers
+    #[arg(long, requires = "join")]
+    pub keep_order: bool,
+
+    /// Convert images that have a cue sheet (album.cue beside album.flac, a .cue given, or one
+    /// embedded in a FLAC) whole instead of one file per track
+    #[arg(long)]
+    pub no_split: bool,
+
+    /// Where a split image's gaps (INDEX 00 to 01) go: append (end of the previous track, as
+    /// EAC), prepend (start of their own track) or discard [default: append]
+    #[arg(long, value_name = "MODE")]
+    pub gaps: Option<String>,
 
     /// Print events as JSON lines on stdout instead of progress bars
     #[arg(long)]

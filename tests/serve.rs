@@ -1269,3 +1269,36 @@ fn serve_with_drive_demo_lists_and_reads_the_demo_disc() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(err.contains("--drive demo,offset=x"), "{err}");
 }
+
+/// A join through the daemon: its image and cue sheet land inside the
+/// library; a join whose image would land outside is refused before it runs.
+#[test]
+fn a_join_runs_through_the_daemon_inside_the_library() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(lib.join("album")).unwrap();
+    write_input(&lib.join("album/1.wav"));
+    write_input(&lib.join("album/2.wav"));
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+
+    let mut spec = convert(&["album/1.wav", "album/2.wav"], "flac", Some("joined"));
+    spec["join"] = json!({ "name": "image" });
+    let r = api.post("/api/v1/jobs", Some(&spec));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = api.wait_for(job_id(&r), &["done", "failed"]);
+    assert_eq!(job["state"], "done", "{job}");
+    let cue = std::fs::read_to_string(lib.join("joined/image.cue")).unwrap();
+    assert!(cue.contains("FILE \"image.flac\""), "{cue}");
+    assert!(cue.contains("TRACK 02 AUDIO"), "{cue}");
+    let frames = aj_codec::decode::open(&lib.join("joined/image.flac"))
+        .unwrap()
+        .total_frames()
+        .map(|f| f.0);
+    assert_eq!(frames, Some(2 * 22_050));
+
+    let mut outside = convert(&["album/1.wav", "album/2.wav"], "flac", Some("../out"));
+    outside["join"] = json!({ "name": "image" });
+    let r = api.post("/api/v1/jobs", Some(&outside));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(!t.path().join("out").exists());
+}

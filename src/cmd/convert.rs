@@ -70,6 +70,13 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
     }
     let dsp = dsp_options(format, &args)?;
     let naming = naming_options(format, &args)?;
+    let join = join_options(format, &args)?;
+    let gaps = args
+        .gaps
+        .as_deref()
+        .map(str::parse::<aj_jobs::rip::Gaps>)
+        .transpose()?
+        .unwrap_or_default();
     Ok(ConvertSpec {
         inputs: args.inputs,
         format,
@@ -90,6 +97,9 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
         keep_tree: naming.keep_tree,
         on_exists: naming.on_exists,
         delete_source: naming.delete_source,
+        join,
+        split: !args.no_split,
+        gaps,
     })
 }
 
@@ -113,6 +123,33 @@ fn naming_options(format: Format, args: &ConvertArgs) -> Result<ConvertSpec, Str
     }
     spec.delete_source = args.delete_source;
     Ok(spec)
+}
+
+/// The join flags (`--join`, `--image-name`, `--keep-order`), checked.
+fn join_options(
+    format: Format,
+    args: &ConvertArgs,
+) -> Result<Option<aj_jobs::join::JoinOptions>, String> {
+    if !args.join {
+        return Ok(None);
+    }
+    if let Some(name) = &args.image_name {
+        aj_jobs::naming::Template::parse(name).map_err(|e| e.to_string())?;
+    }
+    if args.name.is_some() {
+        return Err(
+            "--name names converted files; with --join, name the image with --image-name".into(),
+        );
+    }
+    if args.delete_source && (!format.is_lossless() || args.no_verify) {
+        return Err(
+            "--delete-source with --join deletes the tracks only once the image is verified sample for sample: use a lossless format (wav, aiff, flac) without --no-verify".into(),
+        );
+    }
+    Ok(Some(aj_jobs::join::JoinOptions {
+        name: args.image_name.clone(),
+        keep_order: args.keep_order,
+    }))
 }
 
 /// The DSP flags (`--rate`, `--bits`, `--channels`, `--gain`,
@@ -216,6 +253,7 @@ pub(crate) fn encoder_options(
         bitrate: bitrate.or(abr),
         abr: abr.is_some(),
         threads: None,
+        budget: None,
     })
 }
 

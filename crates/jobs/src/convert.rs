@@ -21,6 +21,7 @@ use aj_dsp::gain::{
 use aj_dsp::loudness::{LoudnessMeter, Measurement, PeakMode, ReplayGain};
 use aj_dsp::mix::ChannelMixer;
 
+use crate::cuesplit;
 use crate::engine::Event;
 use crate::naming::{NameContext, SafeNames, Template, TemplateError};
 use crate::replaygain::{self, AlbumGains};
@@ -29,7 +30,7 @@ use crate::replaygain::{self, AlbumGains};
 /// are always tried, whatever their name: the decoder probes the content.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
     "wav", "wave", "rf64", "bwf", "w64", "aif", "aiff", "aifc", "flac", "mp3", "mp2", "m4a", "m4b",
-    "mp4", "alac", "caf", "ogg", "oga", "opus", "mka", "webm",
+    "mp4", "alac", "caf", "ogg", "oga", "opus", "mka", "webm", "ape",
 ];
 
 /// Frames per block read from a decoder.
@@ -103,6 +104,19 @@ pub struct ConvertSpec {
     /// same clip guard.
     #[serde(default)]
     pub apply_replaygain: Option<ApplyGain>,
+    /// Split images that have a cue sheet (a `.cue` given or found, a `.cue`
+    /// beside the image, or one embedded in a FLAC file) into one file per
+    /// track (default on; see [`crate::cuesplit`]). Off: such images are
+    /// converted whole.
+    #[serde(default = "yes")]
+    pub split: bool,
+    /// Where a split image's gaps (INDEX 00 to INDEX 01) go.
+    #[serde(default)]
+    pub gaps: crate::rip::Gaps,
+    /// Join the inputs into one image with its cue sheet instead of
+    /// converting them one by one (see [`crate::join`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<crate::join::JoinOptions>,
 }
 
 /// Which ReplayGain value `apply_replaygain` uses.
@@ -187,6 +201,9 @@ impl ConvertSpec {
             channels: None,
             gain_db: None,
             apply_replaygain: None,
+            join: None,
+            split: true,
+            gaps: crate::rip::Gaps::Append,
         }
     }
 
@@ -216,8 +233,13 @@ impl ConvertSpec {
 #[derive(Debug, Clone)]
 pub struct Item {
     pub index: usize,
+    /// The input file; for a track of a split image, the image's path with
+    /// `#NN` added (`album.flac#03`): a name for events, not a file.
     pub input: PathBuf,
     pub plan: Planned,
+    /// For a track of a split image: which stretch of which file(s), and
+    /// its tags.
+    pub track: Option<Box<crate::cuesplit::CueTrackItem>>,
 }
 
 /// What planning decided for one input.
@@ -325,13 +347,16 @@ fn expand(spec: &ConvertSpec, cancel: &CancelToken) -> (Vec<Item>, Option<PlanEr
                     index,
                     input: input.clone(),
                     plan: Planned::Fail(e.to_string()),
+                    track: None,
                 })
                 .collect();
             return (items, Some(PlanError::Template(e)));
         }
     };
     let out_dir = spec.output_dir.as_deref().map(normalise);
-    let mut found: Vec<(PathBuf, Result<PathBuf, String>)> = Vec::new();
+    // What the inputs hold: files (audio and cue sheets), in order, and
+    // what could not be read.
+    let mut entries: Vec<Result<cuesplit::Entry, (PathBuf, String)>> = Vec::new();
     for input in &spec.inputs {
         if cancel.is_cancelled() {
             break;
@@ -345,35 +370,65 @@ fn expand(spec: &ConvertSpec, cancel: &CancelToken) -> (Vec<Item>, Option<PlanEr
                 cancel,
             };
             if let Err(e) = walker.walk(input) {
-                found.push((input.clone(), Err(format!("cannot read folder: {e}"))));
+                entries.push(Err((input.clone(), format!("cannot read folder: {e}"))));
             } else if walker.files.is_empty() && walker.errors.is_empty() {
-                found.push((input.clone(), Err("no audio files in this folder".into())));
+                entries.push(Err((input.clone(), "no audio files in this folder".into())));
             }
-            found.extend(walker.errors.into_iter().map(|(p, e)| (p, Err(e))));
+            entries.extend(walker.errors.into_iter().map(Err));
             for f in walker.files {
                 let rel_dir = f
                     .parent()
                     .and_then(|p| p.strip_prefix(input).ok())
                     .map(Path::to_path_buf);
-                let out = match &template {
-                    Some(t) => named_output(spec, t, &f, Some(input), rel_dir.as_deref()),
-                    None => Ok(output_path(spec, &f, rel_dir.as_deref())),
-                };
-                found.push((f, out));
+                entries.push(Ok(cuesplit::Entry {
+                    path: f,
+                    root: Some(input.clone()),
+                    rel_dir,
+                }));
             }
         } else if input.exists() {
-            let out = match &template {
-                Some(t) => named_output(spec, t, input, None, None),
-                None => Ok(output_path(spec, input, None)),
-            };
-            found.push((input.clone(), out));
+            entries.push(Ok(cuesplit::Entry {
+                path: input.clone(),
+                root: None,
+                rel_dir: None,
+            }));
         } else {
-            found.push((input.clone(), Err("no such file or folder".into())));
+            entries.push(Err((input.clone(), "no such file or folder".into())));
+        }
+    }
+    // Cue sheets and the images they split are one unit each.
+    let mut found: Vec<(PathBuf, Result<PathBuf, String>)> = Vec::new();
+    let mut tracks: HashMap<usize, Box<cuesplit::CueTrackItem>> = HashMap::new();
+    for unit in cuesplit::group(entries, spec.split) {
+        match unit {
+            cuesplit::Unit::Failed(p, e) => found.push((p, Err(e))),
+            cuesplit::Unit::Plain(e) => {
+                let out = match &template {
+                    Some(t) => {
+                        named_output(spec, t, &e.path, e.root.as_deref(), e.rel_dir.as_deref())
+                    }
+                    None => Ok(output_path(spec, &e.path, e.rel_dir.as_deref())),
+                };
+                found.push((e.path, out));
+            }
+            cuesplit::Unit::Split(e, src) => {
+                match cuesplit::track_items(&src, spec.gaps, spec.safe_names) {
+                    Err(msg) => found.push((e.path, Err(msg))),
+                    Ok(list) => {
+                        for t in list {
+                            let out = track_output(spec, template.as_ref(), &t, &e);
+                            found.push((t.label(), Ok(out)));
+                            tracks.insert(found.len() - 1, Box::new(t));
+                        }
+                    }
+                }
+            }
         }
     }
 
     if template.is_some() {
-        return named_items(spec, found);
+        let (items, e) = named_items(spec, found);
+        return (with_tracks(items, tracks), e);
     }
 
     // Which input each output goes to: the lossless one, else the first.
@@ -411,10 +466,66 @@ fn expand(spec: &ConvertSpec, cancel: &CancelToken) -> (Vec<Item>, Option<PlanEr
                     _ => Planned::Convert(out.clone()),
                 },
             };
-            Item { index, input: input.clone(), plan }
+            Item { index, input: input.clone(), plan, track: None }
         })
         .collect();
-    (items, None)
+    (with_tracks(items, tracks), None)
+}
+
+/// Gives the items that are tracks of a split image their track part.
+fn with_tracks(
+    mut items: Vec<Item>,
+    mut tracks: HashMap<usize, Box<cuesplit::CueTrackItem>>,
+) -> Vec<Item> {
+    for item in &mut items {
+        item.track = tracks.remove(&item.index);
+    }
+    items
+}
+
+/// The output of one track of a split image: `NN - Title.EXT` in `-o`
+/// (below the sub-folder it was found in) or beside the image; with a
+/// template, named from the track's tags as any input is.
+fn track_output(
+    spec: &ConvertSpec,
+    template: Option<&Template>,
+    track: &cuesplit::CueTrackItem,
+    found: &cuesplit::Entry,
+) -> PathBuf {
+    let beside = track
+        .image
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    match template {
+        None => {
+            let dir = match (&spec.output_dir, &found.rel_dir) {
+                (Some(d), Some(rel)) => d.join(rel),
+                (Some(d), None) => d.clone(),
+                (None, _) => beside,
+            };
+            dir.join(format!("{}.{}", track.stem, spec.format.extension()))
+        }
+        Some(t) => {
+            let ctx = NameContext {
+                tags: &track.tags,
+                filename: &track.stem,
+                format: spec.format,
+            };
+            let rel = t.render(&ctx, spec.safe_names);
+            let mut base = match (&spec.output_dir, &found.root) {
+                (Some(d), _) => d.clone(),
+                (None, Some(r)) => r.clone(),
+                (None, None) => beside,
+            };
+            if spec.keep_tree {
+                if let Some(rel_dir) = &found.rel_dir {
+                    base.push(rel_dir);
+                }
+            }
+            base.join(rel)
+        }
+    }
 }
 
 /// The output a template names for `input`: below `-o`, else below the
@@ -549,7 +660,7 @@ fn named_items(
                 },
                 Ok(out) => Planned::Convert(out),
             };
-            Item { index, input, plan }
+            Item { index, input, plan, track: None }
         })
         .collect();
     (items, failed.then_some(PlanError::Collisions(collisions)))
@@ -569,6 +680,7 @@ fn looks_lossless(p: &Path) -> bool {
                 | "aiff"
                 | "aifc"
                 | "flac"
+                | "ape"
                 | "alac"
                 | "caf"
         )
@@ -614,7 +726,9 @@ impl Walker<'_> {
                 }
             } else if p.extension().is_some_and(|e| {
                 AUDIO_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-            }) {
+            }) || cuesplit::is_cue(&p)
+            {
+                // Cue sheets too: they split the images they name.
                 self.files.push(p);
             }
         }
@@ -775,6 +889,24 @@ fn run_one(
             None,
         );
     }
+    // Hidden track one audio that is digital silence is not kept (as `aj rip`).
+    if let Some(track) = item.track.as_deref().filter(|t| t.number == 0) {
+        match cuesplit::is_silent(track, cancel) {
+            Ok(true) => {
+                return (
+                    skip(
+                        &output,
+                        "hidden track one audio is digital silence: not kept",
+                    ),
+                    None,
+                    None,
+                )
+            }
+            Ok(false) => {}
+            Err(_) if cancel.is_cancelled() => return (skip(&output, "cancelled"), None, None),
+            Err(e) => return (fail(e), None, None),
+        }
+    }
     match convert_file(spec, item, &output, cancel, on_event, created_dirs) {
         Ok(Written {
             frames,
@@ -783,7 +915,18 @@ fn run_one(
             measurement,
             path: output,
         }) => {
-            let deleted_source = if spec.delete_source {
+            let deleted_source = if let Some(track) = item.track.as_deref() {
+                // An image and its cue sheet hold every track: never deleted.
+                if spec.delete_source && track.first {
+                    on_event(Event::Warning {
+                        message: format!(
+                            "{} was kept (not deleted): --delete-source never deletes a split image or its cue sheet",
+                            track.image.display()
+                        ),
+                    });
+                }
+                None
+            } else if spec.delete_source {
                 match delete_source(
                     &item.input,
                     &output,
@@ -913,7 +1056,7 @@ fn convert_file(
     on_event: &(dyn Fn(Event) + Sync),
     created_dirs: &Mutex<Vec<PathBuf>>,
 ) -> Result<Written, String> {
-    let mut decoder = decode::open(&item.input).map_err(|e| e.to_string())?;
+    let mut decoder = open_input(item)?;
     let info = decoder.info().clone();
     let src_spec = decoder.spec();
     // Lossy sources become 16-bit integers in lossless formats (WAV too);
@@ -926,7 +1069,10 @@ fn convert_file(
     } else {
         encode::input_spec(spec.format, src_spec, 24)
     };
-    let mut tags = tags::read(&item.input).map_err(|e| e.to_string())?;
+    let mut tags = match &item.track {
+        Some(track) => track.tags.clone(),
+        None => tags::read(&item.input).map_err(|e| e.to_string())?,
+    };
     // The source's encoder name describes the old file, not the new one.
     tags.drop_encoding_info();
     // DSP: mix, gain (clip-guarded), resample, then the target's format.
@@ -1047,6 +1193,15 @@ fn convert_file(
         measurement,
         path: written_to,
     })
+}
+
+/// The decoder of an item: its input file, or for a track of a split image
+/// exactly the track's frames of the image.
+fn open_input(item: &Item) -> Result<Box<dyn decode::Decoder>, String> {
+    match &item.track {
+        Some(track) => Ok(Box::new(cuesplit::SpanSource::open(track)?)),
+        None => decode::open(&item.input).map_err(|e| e.to_string()),
+    }
 }
 
 /// What [`convert_file`] wrote.
@@ -1220,7 +1375,7 @@ pub fn tagged_replaygain(tags: &tags::Tags, mode: ApplyGain) -> Option<(f64, Opt
 /// cannot raise it; otherwise the analysis pass measures it after the mix.
 /// The guard acts only when the level is raised (a positive gain, or a
 /// downmix whose coefficients sum above 1): lowering cannot clip.
-fn dsp_settings(
+pub(crate) fn dsp_settings(
     spec: &ConvertSpec,
     item: &Item,
     tags: &tags::Tags,
@@ -1257,7 +1412,7 @@ fn dsp_settings(
             input: item.input.clone(),
             stage: "analyse".into(),
         });
-        analyse(&item.input, src, channels, measure_loudness, cancel)?
+        analyse(item, src, channels, measure_loudness, cancel)?
     } else {
         (tag_peak.unwrap_or(0.0), None)
     };
@@ -1287,13 +1442,13 @@ fn dsp_settings(
 /// The analysis pass: decodes `input` once, and returns the peak after the
 /// mix (linear) and, when `loudness`, the source's loudness measurement.
 fn analyse(
-    input: &Path,
+    item: &Item,
     src: AudioSpec,
     channels: Option<u16>,
     loudness: bool,
     cancel: &CancelToken,
 ) -> Result<(f64, Option<Measurement>), String> {
-    let mut decoder = decode::open(input).map_err(|e| e.to_string())?;
+    let mut decoder = open_input(item)?;
     let settings = DspSettings {
         channels,
         gain_db: None,

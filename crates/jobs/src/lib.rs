@@ -12,8 +12,10 @@
 
 pub mod config;
 pub mod convert;
+pub mod cuesplit;
 pub mod disc;
 pub mod engine;
+pub mod join;
 pub mod naming;
 pub mod replaygain;
 pub mod rip;

@@ -440,6 +440,8 @@ fn content_type(path: &std::path::Path) -> &'static str {
         "opus" => "audio/ogg; codecs=opus",
         "m4a" | "m4b" | "mp4" | "alac" => "audio/mp4",
         "caf" => "audio/x-caf",
+        // No registered type; the one Monkey's Audio tools and browsers use.
+        "ape" => "audio/x-ape",
         "mka" => "audio/x-matroska",
         "webm" => "audio/webm",
         "cue" | "txt" | "log" | "m3u" => "text/plain; charset=utf-8",

@@ -210,6 +210,17 @@ impl Library {
             .as_deref()
             .map(|p| self.resolve(p))
             .transpose()?;
+        // A join writes one image and its cue sheet: both inside the roots.
+        if spec.join.is_some() {
+            let plan = aj_jobs::join::plan(&spec, &CancelToken::new())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            for t in &plan.tracks {
+                self.resolve(&t.path)?;
+            }
+            self.resolve(&plan.output)?;
+            self.resolve(&plan.cue)?;
+            return Ok(spec);
+        }
         // A name template that does not parse, or names inputs alike: 400.
         let items = aj_jobs::convert::plan_checked(&spec, &CancelToken::new())
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -410,6 +421,20 @@ impl Library {
         let mut removed = Vec::new();
         let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<String>> = Default::default();
         let items = match spec {
+            // A join's one output: its image (the cue sheet is written
+            // directly, after the image).
+            JobSpec::Convert(c) if c.join.is_some() => {
+                if let Ok(plan) = aj_jobs::join::plan(c, &CancelToken::new()) {
+                    if let (Some(dir), Some(name)) = (plan.output.parent(), plan.output.file_name())
+                    {
+                        by_dir
+                            .entry(dir.to_path_buf())
+                            .or_default()
+                            .push(format!(".{}.", name.to_string_lossy()));
+                    }
+                }
+                Vec::new()
+            }
             JobSpec::Convert(c) => aj_jobs::convert::plan(c, &CancelToken::new()),
             // A rip's names depend on the disc: every temporary file in its
             // folder is one of its own.

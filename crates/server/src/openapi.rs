@@ -193,7 +193,19 @@ fn schemas() -> Value {
                 "safe_names": { "type": "string", "enum": ["posix", "windows"], "default": "posix", "description": "Characters names made by `name` may hold" },
                 "keep_tree": { "type": "boolean", "default": false, "description": "With `name`: keep each input folder's sub-folders; the template names the file inside them" },
                 "on_exists": { "type": "string", "enum": ["skip", "overwrite", "rename"], "default": "skip", "description": "When an output exists: skip the input, replace it, or write `NAME (1).EXT`… (`overwrite: true` means overwrite)" },
-                "delete_source": { "type": "boolean", "default": false, "description": "Delete each source once its output is written and checked; never a skipped or failed one, never when the output is the source" }
+                "delete_source": { "type": "boolean", "default": false, "description": "Delete each source once its output is written and checked; never a skipped or failed one, never when the output is the source, never a split image or its cue sheet" },
+                "split": { "type": "boolean", "default": true, "description": "Split images that have a cue sheet (a .cue input, a .cue beside the image, or one embedded in a FLAC) into one file per track; false: convert them whole" },
+                "gaps": { "type": "string", "enum": ["append", "prepend", "discard"], "default": "append", "description": "Where a split image's gaps (INDEX 00 to INDEX 01) go: end of the previous track, start of their own, or nowhere" },
+                "join": { "$ref": "#/components/schemas/JoinOptions" }
+            }
+        },
+        "JoinOptions": {
+            "type": "object",
+            "nullable": true,
+            "description": "Join the inputs into one image holding them back to back, with NAME.cue beside it (FLAC: also a CUESHEET tag); one job item. Order: disc then track number when every input has one, else as given. Inputs must share rate and channels after DSP. With delete_source, the tracks are deleted only once the image is verified (docs/converter.md)",
+            "properties": {
+                "name": { "type": "string", "nullable": true, "description": "The image's name, a naming template of album tags (the extension is added); null: `{albumartist|artist} - {album}`, else the folder's name" },
+                "keep_order": { "type": "boolean", "default": false, "description": "Keep the order given even when the tracks are numbered" }
             }
         },
         "RipJob": {
