@@ -1090,19 +1090,7 @@ fn convert_file(
         replaygain::set_gain_tags(&mut tags, spec.format, None, replaygain::Album::Remove);
     }
 
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let missing: Vec<PathBuf> = dir
-            .ancestors()
-            .take_while(|d| !d.exists())
-            .map(Path::to_path_buf)
-            .collect();
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
-        created_dirs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(missing);
-    }
+    create_output_dir(output, created_dirs)?;
     let out_err = |e: String| format!("writing {}: {e}", output.display());
     let options = FileSinkOptions {
         format: spec.format,
@@ -1212,6 +1200,32 @@ struct Written {
     measurement: Option<Measurement>,
     /// Where the output is (with `--on-exists rename`, maybe not where planned).
     path: PathBuf,
+}
+
+/// Creates the folder `output` goes in, adding the folders it made to
+/// `created_dirs` (removed again by [`remove_empty_dirs`] when nothing
+/// ends up in them).
+///
+/// # Errors
+/// The folder cannot be created, worded for a person.
+pub(crate) fn create_output_dir(
+    output: &Path,
+    created_dirs: &Mutex<Vec<PathBuf>>,
+) -> Result<(), String> {
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+        created_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(missing);
+    }
+    Ok(())
 }
 
 /// Removes the folders a job created that stayed empty (its items failed or

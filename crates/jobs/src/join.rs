@@ -859,19 +859,7 @@ fn run_plan(
         }
     }
     spec.check_dsp()?;
-    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let missing: Vec<PathBuf> = dir
-            .ancestors()
-            .take_while(|d| !d.exists())
-            .map(Path::to_path_buf)
-            .collect();
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
-        created_dirs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(missing);
-    }
+    convert::create_output_dir(output, created_dirs)?;
     let out_err = |e: String| format!("writing {}: {e}", output.display());
     let options = FileSinkOptions {
         format: spec.format,
