@@ -135,6 +135,12 @@ carries on. The log ends with a SHA-256 of its own text.
 
 Exit status: 0 every track read without errors, 1 a track has suspicious
 positions or failed, or the rip was interrupted, 2 a usage error.")]
+#[command(
+    mut_arg("level", help("FLAC compression level, 0-8 [default: 5]")),
+    mut_arg("quality", help("VBR quality: MP3 V0-V9, Vorbis -1 to 10")),
+    mut_arg("bitrate", help("Bitrate in kb/s: MP3 CBR, Opus, Vorbis managed")),
+    mut_arg("abr", help("MP3 average bitrate (ABR) in kb/s"))
+)]
 pub struct RipArgs {
     /// The drive: /dev/srN, demo (a built-in disc), or image:PATH[,options] (see 'aj disc info
     /// --help' for the options) [default: the first drive]
@@ -159,21 +165,8 @@ pub struct RipArgs {
     )]
     pub format: String,
 
-    /// FLAC compression level, 0-8 [default: 5]
-    #[arg(long, value_name = "0-8")]
-    pub level: Option<u8>,
-
-    /// VBR quality: MP3 V0-V9, Vorbis -1 to 10
-    #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
-    pub quality: Option<f32>,
-
-    /// Bitrate in kb/s: MP3 CBR, Opus, Vorbis managed
-    #[arg(short = 'b', long, value_name = "KBPS")]
-    pub bitrate: Option<u32>,
-
-    /// MP3 average bitrate (ABR) in kb/s
-    #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
-    pub abr: Option<u32>,
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
 
     /// Read mode: secure (every sector read twice or more), burst (once), test-and-copy
     #[arg(long, value_name = "MODE", default_value = "secure")]
@@ -235,6 +228,66 @@ pub struct RipArgs {
 
     #[command(flatten)]
     pub remote: ServerArgs,
+}
+
+/// The encoder flags of `aj convert`, `aj sync` and `aj rip` (checked
+/// against the format by `cmd::convert::encoder_options`). The help texts
+/// are `aj convert`'s; `aj sync` and `aj rip` give some shorter ones.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EncoderArgs {
+    /// FLAC compression level, 0 (fastest) to 8 (smallest) [default: 5]
+    #[arg(long, value_name = "0-8")]
+    pub level: Option<u8>,
+
+    /// VBR quality: MP3 V0 (best) to V9 [default: 2]; Vorbis -1 to 10 [default: 5]
+    #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
+    pub quality: Option<f32>,
+
+    /// Bitrate in kb/s: MP3 CBR (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160,
+    /// 192, 224, 256, 320; at most 160 below 32 kHz), Opus (6-510) [default: 128], Vorbis
+    /// managed (32-500)
+    #[arg(short = 'b', long, value_name = "KBPS")]
+    pub bitrate: Option<u32>,
+
+    /// MP3 average bitrate (ABR) in kb/s, 8-320: VBR steered to a mean rate
+    #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
+    pub abr: Option<u32>,
+}
+
+/// The DSP flags of `aj convert` and `aj sync` (parsed and checked by
+/// `cmd::convert::dsp_options`). The help texts are `aj convert`'s; `aj
+/// sync` gives some shorter ones.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DspArgs {
+    /// Output sample rate in Hz: high-quality resampling (MP3: 8000-48000; Opus: 8000, 12000,
+    /// 16000, 24000 or 48000)
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<u32>,
+
+    /// Output bit depth of WAV, AIFF and FLAC: 8, 16, 24, 32, or float (WAV); TPDF dither
+    /// whenever the depth drops
+    #[arg(long, value_name = "N")]
+    pub bits: Option<String>,
+
+    /// Output channels: 1 (mono) or 2 (stereo); 5.1 and 7.1 are downmixed as ITU-R BS.775
+    /// has it (centre and surrounds at -3 dB, LFE dropped)
+    #[arg(long, value_name = "1|2")]
+    pub channels: Option<u16>,
+
+    /// Change the level by DB decibels; lowered when the peak would pass 0 dBFS
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    pub gain: Option<f64>,
+
+    /// Apply the source's ReplayGain, track or album (from its tags, else measured), lowered
+    /// when the peak would pass 0 dBFS
+    #[arg(long, value_name = "MODE")]
+    pub apply_replaygain: Option<String>,
+}
+
+/// A help text for a flag of a shared group, for `#[command(mut_arg(ID,
+/// help(TEXT)))]`: where a command words the flag its own way.
+fn help(text: &'static str) -> impl FnOnce(clap::Arg) -> clap::Arg {
+    move |arg| arg.help(text)
 }
 
 /// `--server` and `--token-file` of `aj convert` and `aj rip`: run the job
@@ -413,23 +466,8 @@ pub struct ConvertArgs {
     #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
-    /// FLAC compression level, 0 (fastest) to 8 (smallest) [default: 5]
-    #[arg(long, value_name = "0-8")]
-    pub level: Option<u8>,
-
-    /// VBR quality: MP3 V0 (best) to V9 [default: 2]; Vorbis -1 to 10 [default: 5]
-    #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
-    pub quality: Option<f32>,
-
-    /// Bitrate in kb/s: MP3 CBR (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160,
-    /// 192, 224, 256, 320; at most 160 below 32 kHz), Opus (6-510) [default: 128], Vorbis
-    /// managed (32-500)
-    #[arg(short = 'b', long, value_name = "KBPS")]
-    pub bitrate: Option<u32>,
-
-    /// MP3 average bitrate (ABR) in kb/s, 8-320: VBR steered to a mean rate
-    #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
-    pub abr: Option<u32>,
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
 
     /// Replace outputs that already exist (the same as --on-exists overwrite)
     #[arg(long)]
@@ -475,29 +513,8 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub replaygain: bool,
 
-    /// Output sample rate in Hz: high-quality resampling (MP3: 8000-48000; Opus: 8000, 12000,
-    /// 16000, 24000 or 48000)
-    #[arg(long, value_name = "HZ")]
-    pub rate: Option<u32>,
-
-    /// Output bit depth of WAV, AIFF and FLAC: 8, 16, 24, 32, or float (WAV); TPDF dither
-    /// whenever the depth drops
-    #[arg(long, value_name = "N")]
-    pub bits: Option<String>,
-
-    /// Output channels: 1 (mono) or 2 (stereo); 5.1 and 7.1 are downmixed as ITU-R BS.775
-    /// has it (centre and surrounds at -3 dB, LFE dropped)
-    #[arg(long, value_name = "1|2")]
-    pub channels: Option<u16>,
-
-    /// Change the level by DB decibels; lowered when the peak would pass 0 dBFS
-    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
-    pub gain: Option<f64>,
-
-    /// Apply the source's ReplayGain, track or album (from its tags, else measured), lowered
-    /// when the peak would pass 0 dBFS
-    #[arg(long, value_name = "MODE")]
-    pub apply_replaygain: Option<String>,
+    #[command(flatten)]
+    pub dsp: DspArgs,
 
     /// Join the inputs into ONE file (an image) holding them back to back, with a cue sheet
     /// beside it (NAME.cue; in FLAC also a CUESHEET tag); a folder joins its audio files
@@ -678,6 +695,23 @@ the format or encoder options converts everything again.
 
 Exit status: 0 the mirror is up to date, 1 a file failed or the run was
 interrupted, 2 a usage error.")]
+#[command(
+    mut_arg(
+        "bitrate",
+        help("Bitrate in kb/s: MP3 CBR, Opus (6-510) [default: 128], Vorbis managed (32-500)")
+    ),
+    mut_arg("abr", help("MP3 average bitrate (ABR) in kb/s, 8-320")),
+    mut_arg("rate", help("Output sample rate in Hz (resampled)")),
+    mut_arg(
+        "bits",
+        help("Output bit depth of WAV, AIFF and FLAC: 8, 16, 24, 32, or float (WAV)")
+    ),
+    mut_arg("channels", help("Output channels: 1 (mono) or 2 (stereo)")),
+    mut_arg(
+        "apply_replaygain",
+        help("Apply the source's ReplayGain, track or album")
+    )
+)]
 pub struct SyncArgs {
     /// The library folder
     #[arg(value_name = "SRC")]
@@ -724,41 +758,11 @@ pub struct SyncArgs {
     #[arg(long, value_name = "POLICY", requires = "name")]
     pub safe_names: Option<String>,
 
-    /// FLAC compression level, 0 (fastest) to 8 (smallest) [default: 5]
-    #[arg(long, value_name = "0-8")]
-    pub level: Option<u8>,
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
 
-    /// VBR quality: MP3 V0 (best) to V9 [default: 2]; Vorbis -1 to 10 [default: 5]
-    #[arg(short = 'q', long, value_name = "Q", allow_negative_numbers = true)]
-    pub quality: Option<f32>,
-
-    /// Bitrate in kb/s: MP3 CBR, Opus (6-510) [default: 128], Vorbis managed (32-500)
-    #[arg(short = 'b', long, value_name = "KBPS")]
-    pub bitrate: Option<u32>,
-
-    /// MP3 average bitrate (ABR) in kb/s, 8-320
-    #[arg(long, value_name = "KBPS", conflicts_with_all = ["bitrate", "quality"])]
-    pub abr: Option<u32>,
-
-    /// Output sample rate in Hz (resampled)
-    #[arg(long, value_name = "HZ")]
-    pub rate: Option<u32>,
-
-    /// Output bit depth of WAV, AIFF and FLAC: 8, 16, 24, 32, or float (WAV)
-    #[arg(long, value_name = "N")]
-    pub bits: Option<String>,
-
-    /// Output channels: 1 (mono) or 2 (stereo)
-    #[arg(long, value_name = "1|2")]
-    pub channels: Option<u16>,
-
-    /// Change the level by DB decibels; lowered when the peak would pass 0 dBFS
-    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
-    pub gain: Option<f64>,
-
-    /// Apply the source's ReplayGain, track or album
-    #[arg(long, value_name = "MODE")]
-    pub apply_replaygain: Option<String>,
+    #[command(flatten)]
+    pub dsp: DspArgs,
 
     /// Do not decode lossless outputs again to compare them with the input
     #[arg(long)]
@@ -774,4 +778,53 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub remote: ServerArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shared_flags_land_in_their_groups() {
+        let cli = Cli::try_parse_from([
+            "aj", "sync", "lib", "mirror", "-f", "mp3", "-b", "192", "--rate", "44100", "--gain",
+            "-3",
+        ])
+        .unwrap();
+        let Command::Sync(args) = cli.command else {
+            panic!("not sync")
+        };
+        assert_eq!(args.encoder.bitrate, Some(192));
+        assert_eq!(args.dsp.rate, Some(44100));
+        assert_eq!(args.dsp.gain, Some(-3.0));
+        let cli = Cli::try_parse_from(["aj", "rip", "-o", "x", "-q", "-1", "--abr", "9"]);
+        assert!(cli.is_err(), "--abr conflicts with --quality");
+    }
+
+    /// Each command keeps its own wording of a shared flag.
+    #[test]
+    fn shared_flags_keep_each_commands_help() {
+        let help = |cmd: &str, id: &str| {
+            let command = Cli::command();
+            let sub = command.find_subcommand(cmd).unwrap();
+            let arg = sub.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_help().map(ToString::to_string).unwrap_or_default()
+        };
+        assert_eq!(help("sync", "rate"), "Output sample rate in Hz (resampled)");
+        assert!(help("convert", "rate").contains("high-quality resampling"));
+        assert_eq!(
+            help("rip", "level"),
+            "FLAC compression level, 0-8 [default: 5]"
+        );
+        assert_eq!(help("sync", "level"), help("convert", "level"));
+        assert_eq!(help("sync", "gain"), help("convert", "gain"));
+    }
 }

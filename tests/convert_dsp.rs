@@ -283,12 +283,12 @@ fn spec_fields_from_json() {
             "gain_db":-3.5,"apply_replaygain":"album"}"#,
     )
     .unwrap();
-    assert_eq!(spec.rate, Some(48000));
-    assert_eq!(spec.bits, Some(16));
-    assert_eq!(spec.channels, Some(1));
-    assert_eq!(spec.gain_db, Some(-3.5));
+    assert_eq!(spec.dsp.rate, Some(48000));
+    assert_eq!(spec.dsp.bits, Some(16));
+    assert_eq!(spec.dsp.channels, Some(1));
+    assert_eq!(spec.dsp.gain_db, Some(-3.5));
     assert_eq!(
-        spec.apply_replaygain,
+        spec.dsp.apply_replaygain,
         Some(aj_jobs::convert::ApplyGain::Album)
     );
     let plain: aj_jobs::ConvertSpec =

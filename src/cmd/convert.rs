@@ -3,10 +3,10 @@
 use aj_codec::encode::{EncoderOptions, MP3_BITRATES};
 use aj_codec::Format;
 use aj_core::CancelToken;
-use aj_jobs::convert::OnExists;
+use aj_jobs::convert::{DspOptions, OnExists};
 use aj_jobs::{ConvertSpec, JobSpec};
 
-use crate::cli::ConvertArgs;
+use crate::cli::{ConvertArgs, DspArgs, EncoderArgs};
 use crate::progress::Reporter;
 use crate::Outcome;
 
@@ -59,7 +59,7 @@ fn run_remote(
 /// Stage two of flag parsing: checks ranges and combinations, builds the spec.
 fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
     let format: Format = args.format.parse()?;
-    let encoder = encoder_options(format, args.level, args.quality, args.bitrate, args.abr)?;
+    let encoder = encoder_options(format, &args.encoder)?;
     if args.jobs == Some(0) {
         return Err("--jobs must be at least 1".into());
     }
@@ -68,7 +68,7 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
             return Err(format!("{} is not a folder", dir.display()));
         }
     }
-    let dsp = dsp_options(format, &args)?;
+    let dsp = dsp_options(format, &args.dsp)?;
     let naming = naming_options(format, &args)?;
     let join = join_options(format, &args)?;
     let gaps = args
@@ -86,12 +86,7 @@ fn validate(args: ConvertArgs) -> Result<ConvertSpec, String> {
         verify: !args.no_verify,
         threads: args.jobs.unwrap_or(0),
         replaygain: args.replaygain,
-        rate: dsp.rate,
-        bits: dsp.bits,
-        float: dsp.float,
-        channels: dsp.channels,
-        gain_db: dsp.gain_db,
-        apply_replaygain: dsp.apply_replaygain,
+        dsp,
         name: naming.name,
         safe_names: naming.safe_names,
         keep_tree: naming.keep_tree,
@@ -152,42 +147,47 @@ fn join_options(
     }))
 }
 
-/// The DSP flags (`--rate`, `--bits`, `--channels`, `--gain`,
-/// `--apply-replaygain`), parsed and checked against the format: a spec
-/// holding only them.
-fn dsp_options(format: Format, args: &ConvertArgs) -> Result<ConvertSpec, String> {
-    let mut spec = ConvertSpec::new(Vec::new(), format);
-    spec.rate = args.rate;
+/// The DSP flags shared by `aj convert` and `aj sync` (`--rate`, `--bits`,
+/// `--channels`, `--gain`, `--apply-replaygain`), parsed and checked
+/// against the format.
+pub(crate) fn dsp_options(format: Format, args: &DspArgs) -> Result<DspOptions, String> {
+    let mut dsp = DspOptions {
+        rate: args.rate,
+        channels: args.channels,
+        gain_db: args.gain,
+        ..DspOptions::default()
+    };
     match args.bits.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None => {}
-        Some("float" | "f32" | "32f") => spec.float = true,
+        Some("float" | "f32" | "32f") => dsp.float = true,
         Some(n) => {
-            spec.bits = Some(
+            dsp.bits = Some(
                 n.parse()
                     .map_err(|_| format!("--bits {n} is not one of 8, 16, 24, 32 or float"))?,
             )
         }
     }
-    spec.channels = args.channels;
-    spec.gain_db = args.gain;
-    spec.apply_replaygain = args
+    dsp.apply_replaygain = args
         .apply_replaygain
         .as_deref()
         .map(str::parse)
         .transpose()?;
-    spec.check_dsp()?;
-    Ok(spec)
+    dsp.check(format)?;
+    Ok(dsp)
 }
 
-/// Checks the encoder flags shared by `aj convert` and `aj rip` against the
-/// format and builds the encoder options.
+/// Checks the encoder flags shared by `aj convert`, `aj sync` and `aj rip`
+/// against the format and builds the encoder options.
 pub(crate) fn encoder_options(
     format: Format,
-    level: Option<u8>,
-    quality: Option<f32>,
-    bitrate: Option<u32>,
-    abr: Option<u32>,
+    args: &EncoderArgs,
 ) -> Result<EncoderOptions, String> {
+    let EncoderArgs {
+        level,
+        quality,
+        bitrate,
+        abr,
+    } = *args;
     if let Some(level) = level {
         if format != Format::Flac {
             return Err(format!("--level applies to FLAC only, not {format}"));

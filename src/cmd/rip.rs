@@ -96,7 +96,7 @@ fn absolute_image(drive: &str) -> anyhow::Result<String> {
 
 fn validate(args: RipArgs) -> Result<RipSpec, String> {
     let format: Format = args.format.parse()?;
-    let encoder = encoder_options(format, args.level, args.quality, args.bitrate, args.abr)?;
+    let encoder = encoder_options(format, &args.encoder)?;
     let mode = args
         .mode
         .parse()

@@ -46,13 +46,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<Outcome> {
 /// Stage two of flag parsing: checks ranges and combinations, builds the spec.
 fn validate(args: SyncArgs) -> Result<SyncSpec, String> {
     let format: Format = args.format.parse()?;
-    let encoder = crate::cmd::convert::encoder_options(
-        format,
-        args.level,
-        args.quality,
-        args.bitrate,
-        args.abr,
-    )?;
+    let encoder = crate::cmd::convert::encoder_options(format, &args.encoder)?;
     if args.jobs == Some(0) {
         return Err("--jobs must be at least 1".into());
     }
@@ -78,24 +72,7 @@ fn validate(args: SyncArgs) -> Result<SyncSpec, String> {
     }
     spec.verify = !args.no_verify;
     spec.threads = args.jobs.unwrap_or(0);
-    spec.rate = args.rate;
-    match args.bits.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None => {}
-        Some("float" | "f32" | "32f") => spec.float = true,
-        Some(n) => {
-            spec.bits = Some(
-                n.parse()
-                    .map_err(|_| format!("--bits {n} is not one of 8, 16, 24, 32 or float"))?,
-            )
-        }
-    }
-    spec.channels = args.channels;
-    spec.gain_db = args.gain;
-    spec.apply_replaygain = args
-        .apply_replaygain
-        .as_deref()
-        .map(str::parse)
-        .transpose()?;
+    spec.dsp = crate::cmd::convert::dsp_options(format, &args.dsp)?;
     spec.check()?;
     Ok(spec)
 }

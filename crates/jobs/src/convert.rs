@@ -84,6 +84,30 @@ pub struct ConvertSpec {
     /// [`run_item`]).
     #[serde(default)]
     pub delete_source: bool,
+    /// Rate, depth, channels and gain of the outputs; flat in the JSON
+    /// (`"rate"`, `"bits"`… beside `"format"`).
+    #[serde(flatten)]
+    pub dsp: DspOptions,
+    /// Split images that have a cue sheet (a `.cue` given or found, a `.cue`
+    /// beside the image, or one embedded in a FLAC file) into one file per
+    /// track (default on; see [`crate::cuesplit`]). Off: such images are
+    /// converted whole.
+    #[serde(default = "yes")]
+    pub split: bool,
+    /// Where a split image's gaps (INDEX 00 to INDEX 01) go.
+    #[serde(default)]
+    pub gaps: crate::rip::Gaps,
+    /// Join the inputs into one image with its cue sheet instead of
+    /// converting them one by one (see [`crate::join`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<crate::join::JoinOptions>,
+}
+
+/// What the DSP does to the samples on their way to the output: the same
+/// options for `aj convert` and `aj sync` (flattened into their specs).
+/// All unset: the samples go through exactly.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DspOptions {
     /// Output sample rate in Hz; resampled (high quality, see aj-dsp's
     /// `resample`) when it differs from the source's.
     #[serde(default)]
@@ -104,19 +128,6 @@ pub struct ConvertSpec {
     /// same clip guard.
     #[serde(default)]
     pub apply_replaygain: Option<ApplyGain>,
-    /// Split images that have a cue sheet (a `.cue` given or found, a `.cue`
-    /// beside the image, or one embedded in a FLAC file) into one file per
-    /// track (default on; see [`crate::cuesplit`]). Off: such images are
-    /// converted whole.
-    #[serde(default = "yes")]
-    pub split: bool,
-    /// Where a split image's gaps (INDEX 00 to INDEX 01) go.
-    #[serde(default)]
-    pub gaps: crate::rip::Gaps,
-    /// Join the inputs into one image with its cue sheet instead of
-    /// converting them one by one (see [`crate::join`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join: Option<crate::join::JoinOptions>,
 }
 
 /// Which ReplayGain value `apply_replaygain` uses.
@@ -195,12 +206,7 @@ impl ConvertSpec {
             keep_tree: false,
             on_exists: OnExists::default(),
             delete_source: false,
-            rate: None,
-            bits: None,
-            float: false,
-            channels: None,
-            gain_db: None,
-            apply_replaygain: None,
+            dsp: DspOptions::default(),
             join: None,
             split: true,
             gaps: crate::rip::Gaps::Append,
@@ -1076,10 +1082,10 @@ fn convert_file(
     // The source's encoder name describes the old file, not the new one.
     tags.drop_encoding_info();
     // DSP: mix, gain (clip-guarded), resample, then the target's format.
-    spec.check_dsp()?;
-    let settings = dsp_settings(spec, item, &tags, src_spec, cancel, on_event)?;
+    spec.dsp.check(spec.format)?;
+    let settings = dsp_settings(&spec.dsp, item, &tags, src_spec, cancel, on_event)?;
     let target = AudioSpec {
-        format: spec.output_format(target.format),
+        format: spec.dsp.output_format(spec.format, target.format),
         ..settings.output_shape(src_spec)
     };
     let mut converter = Chain::new(src_spec, settings, target.format).map_err(|e| e.to_string())?;
@@ -1268,13 +1274,12 @@ pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1000..=768_000;
 /// Largest gain accepted, in dB either way.
 pub const MAX_GAIN_DB: f64 = 60.0;
 
-impl ConvertSpec {
-    /// Checks the DSP fields against each other and the output format.
+impl DspOptions {
+    /// Checks the options against each other and the output `format`.
     ///
     /// # Errors
     /// A message naming the option and what is wrong with it.
-    pub fn check_dsp(&self) -> Result<(), String> {
-        let format = self.format;
+    pub fn check(&self, format: Format) -> Result<(), String> {
         if let Some(rate) = self.rate {
             if !RATE_RANGE.contains(&rate) {
                 return Err(format!(
@@ -1332,10 +1337,11 @@ impl ConvertSpec {
         Ok(())
     }
 
-    /// The sample format the output takes, given the one the format would
-    /// take by default: `bits` or `float` when asked (lossless formats).
-    pub fn output_format(&self, default: SampleFormat) -> SampleFormat {
-        if !self.format.is_lossless() {
+    /// The sample format an output in `format` takes, given the one the
+    /// format would take by default: `bits` or `float` when asked (lossless
+    /// formats).
+    pub fn output_format(&self, format: Format, default: SampleFormat) -> SampleFormat {
+        if !format.is_lossless() {
             default
         } else if self.float {
             SampleFormat::Float
@@ -1344,6 +1350,16 @@ impl ConvertSpec {
         } else {
             default
         }
+    }
+
+    /// True when the options change the samples (any of them set).
+    pub fn changes_samples(&self) -> bool {
+        self.rate.is_some()
+            || self.bits.is_some()
+            || self.float
+            || self.channels.is_some()
+            || self.gain_db.is_some()
+            || self.apply_replaygain.is_some()
     }
 }
 
@@ -1390,14 +1406,14 @@ pub fn tagged_replaygain(tags: &tags::Tags, mode: ApplyGain) -> Option<(f64, Opt
 /// The guard acts only when the level is raised (a positive gain, or a
 /// downmix whose coefficients sum above 1): lowering cannot clip.
 pub(crate) fn dsp_settings(
-    spec: &ConvertSpec,
+    dsp: &DspOptions,
     item: &Item,
     tags: &tags::Tags,
     src: AudioSpec,
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<DspSettings, String> {
-    let channels = spec.channels.filter(|&c| c != src.channels);
+    let channels = dsp.channels.filter(|&c| c != src.channels);
     let mix_gain = match channels {
         Some(c) => ChannelMixer::new(
             AudioSpec {
@@ -1410,11 +1426,11 @@ pub(crate) fn dsp_settings(
         .max_gain(),
         None => 1.0,
     };
-    let tagged = spec
+    let tagged = dsp
         .apply_replaygain
         .and_then(|mode| tagged_replaygain(tags, mode));
-    let measure_loudness = spec.apply_replaygain.is_some() && tagged.is_none();
-    let asked = spec.gain_db.unwrap_or(0.0) + tagged.map_or(0.0, |t| t.0);
+    let measure_loudness = dsp.apply_replaygain.is_some() && tagged.is_none();
+    let asked = dsp.gain_db.unwrap_or(0.0) + tagged.map_or(0.0, |t| t.0);
     // Whether the level may rise; with a measured gain, assume it may.
     let may_rise = asked > 0.0 || mix_gain > 1.0 + 1e-9 || measure_loudness;
     let tag_peak = tagged.and_then(|t| t.1).filter(|_| mix_gain <= 1.0 + 1e-9);
@@ -1436,7 +1452,7 @@ pub(crate) fn dsp_settings(
         .and_then(|m| ReplayGain::from_measurement(m, false))
         .map_or(0.0, |g| g.gain_db);
     let wanted = asked + measured_gain;
-    let gain_db = if spec.gain_db.is_some() || spec.apply_replaygain.is_some() || mix_gain > 1.0 {
+    let gain_db = if dsp.gain_db.is_some() || dsp.apply_replaygain.is_some() || mix_gain > 1.0 {
         let g = if wanted > 0.0 || mix_gain > 1.0 + 1e-9 {
             clip_guard(wanted, peak)
         } else {
@@ -1449,7 +1465,7 @@ pub(crate) fn dsp_settings(
     Ok(DspSettings {
         channels,
         gain_db,
-        rate: spec.rate.filter(|&r| r != src.sample_rate),
+        rate: dsp.rate.filter(|&r| r != src.sample_rate),
     })
 }
 
@@ -1661,5 +1677,139 @@ mod tests {
         };
         assert_eq!(c.encoder.quality, Some(0.0));
         assert!(c.verify);
+    }
+
+    /// The DSP options lie flat in the JSON of both job specs, key for key
+    /// and in the same place as when each spec declared them itself: the
+    /// daemon's stored jobs and its API document depend on it. The strings
+    /// below were written by the specs before [`DspOptions`] existed.
+    #[test]
+    fn dsp_options_stay_flat_in_spec_json() {
+        let mut c = ConvertSpec::new(vec!["in/a.flac".into()], Format::Wav);
+        let before = r#"{"inputs":["in/a.flac"],"format":"wav","output_dir":null,"encoder":{"level":null,"quality":null,"bitrate":null,"abr":false,"threads":null},"overwrite":false,"verify":true,"threads":0,"replaygain":false,"name":null,"safe_names":"posix","keep_tree":false,"on_exists":"skip","delete_source":false,"rate":null,"bits":null,"float":false,"channels":null,"gain_db":null,"apply_replaygain":null,"split":true,"gaps":"append"}"#;
+        assert_eq!(serde_json::to_string(&c).unwrap(), before);
+        assert_eq!(serde_json::from_str::<ConvertSpec>(before).unwrap(), c);
+
+        c.dsp = DspOptions {
+            rate: Some(48000),
+            bits: Some(24),
+            float: false,
+            channels: Some(1),
+            gain_db: Some(-3.5),
+            apply_replaygain: Some(ApplyGain::Album),
+        };
+        let before = r#"{"inputs":["in/a.flac"],"format":"wav","output_dir":null,"encoder":{"level":null,"quality":null,"bitrate":null,"abr":false,"threads":null},"overwrite":false,"verify":true,"threads":0,"replaygain":false,"name":null,"safe_names":"posix","keep_tree":false,"on_exists":"skip","delete_source":false,"rate":48000,"bits":24,"float":false,"channels":1,"gain_db":-3.5,"apply_replaygain":"album","split":true,"gaps":"append"}"#;
+        assert_eq!(serde_json::to_string(&c).unwrap(), before);
+        assert_eq!(serde_json::from_str::<ConvertSpec>(before).unwrap(), c);
+
+        c.dsp.bits = None;
+        c.dsp.float = true;
+        c.dsp.apply_replaygain = Some(ApplyGain::Track);
+        let before = r#"{"inputs":["in/a.flac"],"format":"wav","output_dir":null,"encoder":{"level":null,"quality":null,"bitrate":null,"abr":false,"threads":null},"overwrite":false,"verify":true,"threads":0,"replaygain":false,"name":null,"safe_names":"posix","keep_tree":false,"on_exists":"skip","delete_source":false,"rate":48000,"bits":null,"float":true,"channels":1,"gain_db":-3.5,"apply_replaygain":"track","split":true,"gaps":"append"}"#;
+        assert_eq!(serde_json::to_string(&c).unwrap(), before);
+        assert_eq!(serde_json::from_str::<ConvertSpec>(before).unwrap(), c);
+
+        let mut s = crate::SyncSpec::new("lib".into(), "mirror".into(), Format::Flac);
+        let before = r#"{"source":"lib","mirror":"mirror","format":"flac","encoder":{"level":null,"quality":null,"bitrate":null,"abr":false,"threads":null},"lossy":"copy","link":false,"delete":false,"dry_run":false,"art_max":null,"replaygain":false,"name":null,"safe_names":"posix","verify":true,"threads":0,"rate":null,"bits":null,"float":false,"channels":null,"gain_db":null,"apply_replaygain":null}"#;
+        assert_eq!(serde_json::to_string(&s).unwrap(), before);
+        assert_eq!(serde_json::from_str::<crate::SyncSpec>(before).unwrap(), s);
+        s.dsp = DspOptions {
+            rate: Some(44100),
+            bits: Some(16),
+            float: false,
+            channels: Some(2),
+            gain_db: Some(2.25),
+            apply_replaygain: Some(ApplyGain::Track),
+        };
+        let before = r#"{"source":"lib","mirror":"mirror","format":"flac","encoder":{"level":null,"quality":null,"bitrate":null,"abr":false,"threads":null},"lossy":"copy","link":false,"delete":false,"dry_run":false,"art_max":null,"replaygain":false,"name":null,"safe_names":"posix","verify":true,"threads":0,"rate":44100,"bits":16,"float":false,"channels":2,"gain_db":2.25,"apply_replaygain":"track"}"#;
+        assert_eq!(serde_json::to_string(&s).unwrap(), before);
+        assert_eq!(serde_json::from_str::<crate::SyncSpec>(before).unwrap(), s);
+
+        // As the daemon stores and receives them: inside a job spec tagged
+        // by "kind", with keys left out taking their defaults.
+        let job: crate::JobSpec = serde_json::from_str(
+            r#"{"kind":"sync","source":"lib","mirror":"mirror","format":"flac","rate":44100,"bits":16,"channels":2,"gain_db":2.25,"apply_replaygain":"track"}"#,
+        )
+        .unwrap();
+        assert_eq!(job, crate::JobSpec::Sync(s.clone()));
+        let v = serde_json::to_value(&job).unwrap();
+        assert_eq!(v["rate"], 44100);
+        assert_eq!(v["apply_replaygain"], "track");
+        assert!(v.get("dsp").is_none());
+        let job: crate::JobSpec = serde_json::from_str(
+            r#"{"kind":"convert","inputs":["x.wav"],"format":"wav","float":true,"gain_db":-1}"#,
+        )
+        .unwrap();
+        let crate::JobSpec::Convert(c) = job else {
+            panic!("not a convert job: {job:?}")
+        };
+        assert_eq!(
+            c.dsp,
+            DspOptions {
+                float: true,
+                gain_db: Some(-1.0),
+                ..DspOptions::default()
+            }
+        );
+        // A wrong type in a flat key is still refused.
+        assert!(serde_json::from_str::<ConvertSpec>(
+            r#"{"inputs":["x.wav"],"format":"wav","rate":"fast"}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn dsp_options_check_against_the_format() {
+        let none = DspOptions::default();
+        assert!(!none.changes_samples());
+        for f in [Format::Wav, Format::Flac, Format::Mp3, Format::Opus] {
+            assert_eq!(none.check(f), Ok(()));
+        }
+        let bits = DspOptions {
+            bits: Some(16),
+            ..DspOptions::default()
+        };
+        assert!(bits.changes_samples());
+        assert_eq!(bits.check(Format::Flac), Ok(()));
+        assert!(bits.check(Format::Mp3).unwrap_err().contains("not mp3"));
+        let float = DspOptions {
+            float: true,
+            ..DspOptions::default()
+        };
+        assert_eq!(float.check(Format::Wav), Ok(()));
+        assert!(float.check(Format::Flac).unwrap_err().contains("WAV only"));
+        let both = DspOptions {
+            float: true,
+            bits: Some(24),
+            ..DspOptions::default()
+        };
+        assert!(both.check(Format::Wav).unwrap_err().contains("not both"));
+        let rate = DspOptions {
+            rate: Some(44100),
+            ..DspOptions::default()
+        };
+        assert_eq!(rate.check(Format::Mp3), Ok(()));
+        assert!(rate
+            .check(Format::Opus)
+            .unwrap_err()
+            .contains("Opus encodes at"));
+        let gain = DspOptions {
+            gain_db: Some(f64::NAN),
+            ..DspOptions::default()
+        };
+        assert!(gain.check(Format::Wav).unwrap_err().contains("--gain"));
+
+        // The depth asked for applies to lossless formats only.
+        let i16 = SampleFormat::Int { bits: 16 };
+        assert_eq!(both.output_format(Format::Wav, i16), SampleFormat::Float);
+        assert_eq!(
+            bits.output_format(Format::Flac, SampleFormat::Int { bits: 24 }),
+            i16
+        );
+        assert_eq!(
+            bits.output_format(Format::Opus, SampleFormat::Float),
+            SampleFormat::Float
+        );
+        assert_eq!(none.output_format(Format::Flac, i16), i16);
     }
 }

@@ -460,8 +460,8 @@ pub fn order_by_tags(tags: &[&Tags]) -> (Vec<usize>, JoinOrder) {
 fn target_spec(spec: &ConvertSpec, tracks: &[JoinTrack]) -> Result<AudioSpec, JoinError> {
     let shape = |t: &JoinTrack| {
         (
-            spec.rate.unwrap_or(t.spec.sample_rate),
-            spec.channels.unwrap_or(t.spec.channels),
+            spec.dsp.rate.unwrap_or(t.spec.sample_rate),
+            spec.dsp.channels.unwrap_or(t.spec.channels),
         )
     };
     let Some(first) = tracks.first() else {
@@ -511,7 +511,7 @@ fn target_spec(spec: &ConvertSpec, tracks: &[JoinTrack]) -> Result<AudioSpec, Jo
     Ok(AudioSpec {
         sample_rate: rate,
         channels,
-        format: spec.output_format(default),
+        format: spec.dsp.output_format(spec.format, default),
     })
 }
 
@@ -858,7 +858,7 @@ fn run_plan(
             return Ok(None);
         }
     }
-    spec.check_dsp()?;
+    spec.dsp.check(spec.format)?;
     convert::create_output_dir(output, created_dirs)?;
     let out_err = |e: String| format!("writing {}: {e}", output.display());
     let options = FileSinkOptions {
@@ -908,7 +908,7 @@ fn run_plan(
             plan: Planned::Convert(output.clone()),
             track: None,
         };
-        let settings = convert::dsp_settings(spec, &item, &track.tags, src, cancel, on_event)
+        let settings = convert::dsp_settings(&spec.dsp, &item, &track.tags, src, cancel, on_event)
             .map_err(in_err)?;
         let mut chain =
             Chain::new(src, settings, target.format).map_err(|e| in_err(e.to_string()))?;
@@ -1363,7 +1363,7 @@ mod tests {
             matches!(&e, JoinError::Mismatch { path, problem } if path.ends_with("3.wav") && problem.contains("48000 Hz")),
             "{e}"
         );
-        spec.rate = Some(44100);
+        spec.dsp.rate = Some(44100);
         assert!(plan(&spec, &CancelToken::new()).is_ok());
 
         spec.inputs = vec![d.join("1.wav"), d.join("gone.wav")];

@@ -62,7 +62,7 @@ use aj_codec::tags::{self, TagKey, ENCODING_KEYS};
 use aj_codec::{decode, Format};
 use aj_core::CancelToken;
 
-use crate::convert::{self, ApplyGain, ConvertSpec, Item, ItemOutcome, OnExists, Planned};
+use crate::convert::{self, ConvertSpec, DspOptions, Item, ItemOutcome, OnExists, Planned};
 use crate::engine::{Event, Summary};
 use crate::naming::{NameContext, SafeNames, Template};
 use crate::replaygain::{self, AlbumGains};
@@ -110,18 +110,10 @@ pub struct SyncSpec {
     /// Files worked on at once; 0 = one per core.
     #[serde(default)]
     pub threads: usize,
-    #[serde(default)]
-    pub rate: Option<u32>,
-    #[serde(default)]
-    pub bits: Option<u8>,
-    #[serde(default)]
-    pub float: bool,
-    #[serde(default)]
-    pub channels: Option<u16>,
-    #[serde(default)]
-    pub gain_db: Option<f64>,
-    #[serde(default)]
-    pub apply_replaygain: Option<ApplyGain>,
+    /// Rate, depth, channels and gain of converted files, as `aj convert`
+    /// takes them; flat in the JSON.
+    #[serde(flatten)]
+    pub dsp: DspOptions,
 }
 
 fn yes() -> bool {
@@ -200,12 +192,7 @@ impl SyncSpec {
             safe_names: SafeNames::default(),
             verify: true,
             threads: 0,
-            rate: None,
-            bits: None,
-            float: false,
-            channels: None,
-            gain_db: None,
-            apply_replaygain: None,
+            dsp: DspOptions::default(),
         }
     }
 
@@ -219,12 +206,7 @@ impl SyncSpec {
         c.replaygain = self.replaygain;
         c.on_exists = OnExists::Overwrite;
         c.overwrite = true;
-        c.rate = self.rate;
-        c.bits = self.bits;
-        c.float = self.float;
-        c.channels = self.channels;
-        c.gain_db = self.gain_db;
-        c.apply_replaygain = self.apply_replaygain;
+        c.dsp = self.dsp.clone();
         c
     }
 
@@ -238,7 +220,7 @@ impl SyncSpec {
     /// # Errors
     /// A message naming the option and the problem.
     pub fn check(&self) -> Result<(), String> {
-        self.convert_spec().check_dsp()?;
+        self.dsp.check(self.format)?;
         if let Some(n) = &self.name {
             Template::parse(n).map_err(|e| e.to_string())?;
         }
@@ -246,17 +228,6 @@ impl SyncSpec {
             return Err("--art-max must be at least 1 px".into());
         }
         Ok(())
-    }
-
-    /// True when DSP options change the samples (a source in the target
-    /// format is then converted, not copied).
-    fn changes_samples(&self) -> bool {
-        self.rate.is_some()
-            || self.bits.is_some()
-            || self.float
-            || self.channels.is_some()
-            || self.gain_db.is_some()
-            || self.apply_replaygain.is_some()
     }
 
     /// What decides how a converted file's bytes come out.
@@ -268,12 +239,12 @@ impl SyncSpec {
             "encoder": enc,
             "replaygain": self.replaygain,
             "art_max": self.art_max,
-            "rate": self.rate,
-            "bits": self.bits,
-            "float": self.float,
-            "channels": self.channels,
-            "gain_db": self.gain_db,
-            "apply_replaygain": self.apply_replaygain,
+            "rate": self.dsp.rate,
+            "bits": self.dsp.bits,
+            "float": self.dsp.float,
+            "channels": self.dsp.channels,
+            "gain_db": self.dsp.gain_db,
+            "apply_replaygain": self.dsp.apply_replaygain,
         });
         v.to_string()
     }
@@ -1244,7 +1215,7 @@ impl<'a> Job<'a> {
         let old = self.mirror.join(&r.output);
         self.stage(i, &found.path, "retag");
         let source_tags = tags::read(&found.path).map_err(|e| e.to_string())?;
-        let keep_gain = self.spec.replaygain || self.spec.changes_samples();
+        let keep_gain = self.spec.replaygain || self.spec.dsp.changes_samples();
         let format = self.spec.format;
         let art_max = self.spec.art_max;
         let mut problems = Vec::new();
@@ -1492,7 +1463,7 @@ fn plan_music(
     drop(decoder);
     let same_format = replaygain::tag_format(&info) == Some(spec.format);
     let verbatim = if spec.link { Kind::Link } else { Kind::Copy };
-    let kind = if same_format && !spec.changes_samples() {
+    let kind = if same_format && !spec.dsp.changes_samples() {
         Some(verbatim)
     } else if !info.lossless {
         match spec.lossy {
@@ -1860,6 +1831,25 @@ mod tests {
         assert_eq!(parent_rel("a/b/c"), "a/b");
         assert_eq!(parent_rel("c"), "");
         assert_eq!(join_rel("", "x"), "x");
+    }
+
+    /// The fingerprint is kept in each mirror's state: a different string
+    /// for the same options would convert every mirror again.
+    #[test]
+    fn conversion_fingerprint_is_stable() {
+        let mut spec = SyncSpec::new("lib".into(), "mirror".into(), Format::Flac);
+        spec.dsp = DspOptions {
+            rate: Some(44100),
+            bits: Some(16),
+            channels: Some(2),
+            gain_db: Some(2.25),
+            apply_replaygain: Some(crate::convert::ApplyGain::Track),
+            ..DspOptions::default()
+        };
+        assert_eq!(
+            spec.conversion_fingerprint(),
+            r#"{"apply_replaygain":"track","art_max":null,"bits":16,"channels":2,"encoder":{"abr":false,"bitrate":null,"level":null,"quality":null,"threads":null},"float":false,"format":"flac","gain_db":2.25,"rate":44100,"replaygain":false}"#
+        );
     }
 
     #[test]
