@@ -738,88 +738,8 @@ fn the_library_is_browsed_and_files_are_downloaded_inside_it_only() {
         .starts_with("text/plain"));
 }
 
-/// Checks `value` against a schema of the OpenAPI document: types,
-/// required keys, enums, nullable, items and properties, through `$ref`s.
-fn check_schema(doc: &Value, schema: &Value, value: &Value, at: &str) {
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r.strip_prefix("#/components/schemas/").unwrap();
-        return check_schema(doc, &doc["components"]["schemas"][name], value, at);
-    }
-    if let Some(d) = schema.get("discriminator") {
-        let prop = d["propertyName"].as_str().unwrap();
-        let kind = value[prop]
-            .as_str()
-            .unwrap_or_else(|| panic!("{at}: no {prop} in {value}"));
-        let target = &d["mapping"][kind];
-        assert!(
-            target.is_string(),
-            "{at}: {prop} {kind} is not in the mapping"
-        );
-        return check_schema(doc, &json!({ "$ref": target }), value, at);
-    }
-    if value.is_null() {
-        assert!(
-            schema["nullable"] == true || schema.get("type").is_none(),
-            "{at}: null where {schema} is not nullable"
-        );
-        return;
-    }
-    if let Some(ty) = schema["type"].as_str() {
-        let ok = match ty {
-            "object" => value.is_object(),
-            "array" => value.is_array(),
-            "string" => value.is_string(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            _ => panic!("{at}: type {ty}"),
-        };
-        assert!(ok, "{at}: {value} is not {ty}");
-    }
-    if let Some(e) = schema["enum"].as_array() {
-        assert!(e.contains(value), "{at}: {value} not in {e:?}");
-    }
-    for key in schema["required"].as_array().into_iter().flatten() {
-        let key = key.as_str().unwrap();
-        assert!(value.get(key).is_some(), "{at}: no {key} in {value}");
-    }
-    if let Some(props) = schema["properties"].as_object() {
-        for (k, sub) in props {
-            if let Some(v) = value.get(k) {
-                check_schema(doc, sub, v, &format!("{at}.{k}"));
-            }
-        }
-    }
-    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in list.iter().enumerate() {
-            check_schema(doc, items, v, &format!("{at}[{i}]"));
-        }
-    }
-}
-
-/// The answer's status must be documented for the route and its JSON body
-/// must fit the documented schema.
 fn conforms(doc: &Value, method: &str, route: &str, r: &Reply) {
-    let responses = &doc["paths"][route][method]["responses"];
-    let documented = &responses[r.status.to_string()];
-    assert!(
-        documented.is_object(),
-        "{method} {route}: status {} is not documented ({})",
-        r.status,
-        r.body
-    );
-    if let Some(schema) = documented
-        .get("content")
-        .and_then(|c| c.get("application/json"))
-        .map(|c| &c["schema"])
-    {
-        check_schema(
-            doc,
-            schema,
-            &r.body,
-            &format!("{method} {route} {}", r.status),
-        );
-    }
+    aj_testkit::openapi::conforms(doc, method, route, r.status, &r.body);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod http;
+pub mod openapi;
 
 use std::io::Write;
 use std::path::Path;
