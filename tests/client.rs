@@ -80,28 +80,8 @@ impl Daemon {
     }
 
     fn http(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.url);
-        let resp = match method {
-            "GET" => agent.get(&url).call(),
-            "DELETE" => agent.delete(&url).call(),
-            "PUT" => agent
-                .put(&url)
-                .header("Content-Type", "application/json")
-                .send(body.map(Value::to_string).unwrap_or_default().as_str()),
-            _ => agent
-                .post(&url)
-                .header("Content-Type", "application/json")
-                .send(body.map(Value::to_string).unwrap_or_default().as_str()),
-        }
-        .unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.into_body().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let r = aj_testkit::api::Client::new(&self.url, None).call(method, path, body);
+        (r.status, r.body)
     }
 }
 

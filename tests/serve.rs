@@ -15,19 +15,13 @@ use std::time::{Duration, Instant};
 
 use aj_server::store::{JobState, Store};
 use aj_server::{App, Config, Server};
+use aj_testkit::api::{Client, Reply};
 use serde_json::{json, Value};
 use util::{aj, decode_all, s};
 
 struct Api {
     server: Server,
-    agent: ureq::Agent,
-    token: Option<String>,
-}
-
-struct Reply {
-    status: u16,
-    location: Option<String>,
-    body: Value,
+    client: Client,
 }
 
 impl Api {
@@ -46,85 +40,16 @@ impl Api {
     fn serve(app: Arc<App>, token: Option<&str>) -> Api {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let server = Server::start(listener, app).unwrap();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        Api {
-            server,
-            agent,
-            token: token.map(str::to_string),
-        }
+        let client = Client::new(&server.url(), token);
+        Api { server, client }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
+        self.client.url(path)
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        let url = self.url(path);
-        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
-        let resp = match (method, body) {
-            ("GET", _) => {
-                let mut r = self.agent.get(&url);
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
-            }
-            ("DELETE", _) => {
-                let mut r = self.agent.delete(&url);
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
-            }
-            ("PUT", body) => {
-                let mut r = self
-                    .agent
-                    .put(&url)
-                    .header("Content-Type", "application/json");
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                match body {
-                    Some(b) => r.send(b.to_string().as_str()),
-                    None => r.send_empty(),
-                }
-            }
-            ("POST", body) => {
-                let mut r = self
-                    .agent
-                    .post(&url)
-                    .header("Content-Type", "application/json");
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                match body {
-                    Some(b) => r.send(b.to_string().as_str()),
-                    None => r.send_empty(),
-                }
-            }
-            _ => unreachable!(),
-        }
-        .unwrap();
-        let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = resp.into_body().read_to_string().unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-        };
-        Reply {
-            status,
-            location,
-            body,
-        }
+        self.client.call(method, path, body)
     }
 
     fn get(&self, path: &str) -> Reply {
@@ -160,11 +85,12 @@ impl Api {
         stop: impl Fn(&[(i64, String, Value)]) -> bool,
     ) -> Vec<(i64, String, Value)> {
         let mut r = self
-            .agent
+            .client
+            .agent()
             .get(self.url("/api/v1/events"))
             .header("Last-Event-ID", after.to_string());
-        if let Some(t) = &self.token {
-            r = r.header("Authorization", format!("Bearer {t}"));
+        if let Some(a) = self.client.authorization() {
+            r = r.header("Authorization", a);
         }
         let resp = r.call().unwrap();
         assert_eq!(resp.status().as_u16(), 200);
@@ -402,20 +328,20 @@ fn a_token_is_required_when_configured() {
 
     assert_eq!(api.get("/api/v1/status").status, 200);
     assert_eq!(api.get("/api/v1/status").body["token_required"], true);
-    api.token = None;
+    api.client.set_token(None);
     let r = api.get("/api/v1/jobs");
     assert_eq!(r.status, 401);
     assert!(r.body["error"].as_str().unwrap().contains("Bearer"));
-    api.token = Some("s3cret-tokem".into());
+    api.client.set_token(Some("s3cret-tokem"));
     assert_eq!(api.get("/api/v1/jobs").status, 401);
     assert_eq!(
         api.post("/api/v1/jobs", Some(&convert(&["x.wav"], "flac", None)))
             .status,
         401
     );
-    api.token = Some(String::new());
+    api.client.set_token(Some(""));
     assert_eq!(api.get("/api/v1/events").status, 401);
-    api.token = Some("s3cret-token".into());
+    api.client.set_token(Some("s3cret-token"));
     assert_eq!(api.get("/api/v1/jobs").status, 200);
 }
 
@@ -585,20 +511,7 @@ fn serve_stops_cleanly_on_sigterm() {
         .strip_prefix("aj serve: listening on ")
         .unwrap_or_else(|| panic!("{first}"))
         .to_string();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let status: Value = serde_json::from_str(
-        &agent
-            .get(format!("{url}/api/v1/status"))
-            .call()
-            .unwrap()
-            .into_body()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let status = Client::new(&url, None).get("/api/v1/status").body;
     assert_eq!(status["name"], "AudioJuggler");
     assert_eq!(status["token_required"], false);
     let ok = Command::new("kill")
@@ -713,29 +626,12 @@ fn the_library_is_browsed_and_files_are_downloaded_inside_it_only() {
         assert!(r.body["error"].is_string(), "{path}: {}", r.body);
     }
 
-    let resp = api
-        .agent
-        .get(api.url("/api/v1/files/album/b.wav"))
-        .call()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let header = |n: &str| resp.headers().get(n).unwrap().to_str().unwrap().to_string();
-    assert_eq!(header("content-type"), "audio/wav");
-    assert_eq!(header("content-length"), wav_bytes.len().to_string());
-    let body = resp.into_body().read_to_vec().unwrap();
+    let (reply, body) = api.client.raw("GET", "/api/v1/files/album/b.wav", None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_type.as_deref(), Some("audio/wav"));
     assert_eq!(body, wav_bytes);
-    let resp = api
-        .agent
-        .get(api.url("/api/v1/files/album/a.cue"))
-        .call()
-        .unwrap();
-    assert!(resp
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
+    let (reply, _) = api.client.raw("GET", "/api/v1/files/album/a.cue", None);
+    assert!(reply.content_type.unwrap().starts_with("text/plain"));
 }
 
 fn conforms(doc: &Value, method: &str, route: &str, r: &Reply) {
@@ -773,7 +669,7 @@ fn the_openapi_document_describes_what_the_server_answers() {
             .replace("{path}", "nothing.wav");
         if *route == "/api/v1/events" {
             // An endless stream: its headers say enough.
-            let resp = api.agent.get(api.url(&path)).call().unwrap();
+            let resp = api.client.agent().get(api.url(&path)).call().unwrap();
             assert_eq!(resp.status().as_u16(), 200);
             let ct = resp.headers().get("content-type").unwrap();
             assert!(ct.to_str().unwrap().starts_with("text/event-stream"));
@@ -910,15 +806,16 @@ fn spawn_serve(lib: &Path, data: &Path) -> (std::process::Child, String) {
     (child, url)
 }
 
-fn http_json(agent: &ureq::Agent, method: &str, url: &str) -> (u16, Value) {
-    let resp = match method {
-        "GET" => agent.get(url).call(),
-        _ => agent.post(url).send_empty(),
-    }
-    .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+/// GET on a daemon at `url`: the status and the JSON body.
+fn get(url: &str, path: &str) -> (u16, Value) {
+    let r = Client::new(url, None).get(path);
+    (r.status, r.body)
+}
+
+/// POST without a body on a daemon at `url`: the status and the JSON body.
+fn post(url: &str, path: &str) -> (u16, Value) {
+    let r = Client::new(url, None).post(path, None);
+    (r.status, r.body)
 }
 
 fn temps_in(dir: &Path) -> Vec<String> {
@@ -946,27 +843,15 @@ fn after_kill_9_the_job_is_interrupted_temps_are_removed_and_retry_skips_finishe
     }
     let data = t.path().join("data");
     let out = lib.join("out");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
 
     let (mut child, url) = spawn_serve(&lib, &data);
     let mut spec = convert(&["album"], "flac", Some("out"));
     spec["threads"] = json!(1);
-    let resp = agent
-        .post(format!("{url}/api/v1/jobs"))
-        .header("Content-Type", "application/json")
-        .send(spec.to_string().as_str())
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 202);
-    let id = serde_json::from_str::<Value>(&resp.into_body().read_to_string().unwrap()).unwrap()
-        ["id"]
-        .as_i64()
-        .unwrap();
+    let r = Client::new(&url, None).post("/api/v1/jobs", Some(&spec));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
     // Running, with a few files finished on disk.
-    let (_, job) = http_json(&agent, "GET", &format!("{url}/api/v1/jobs/{id}"));
+    let (_, job) = get(&url, &format!("/api/v1/jobs/{id}"));
     assert!(
         job["state"] == "queued" || job["state"] == "running",
         "{job}"
@@ -1018,7 +903,7 @@ fn after_kill_9_the_job_is_interrupted_temps_are_removed_and_retry_skips_finishe
     }
 
     let (mut child, url) = spawn_serve(&lib, &data);
-    let (_, job) = http_json(&agent, "GET", &format!("{url}/api/v1/jobs/{id}"));
+    let (_, job) = get(&url, &format!("/api/v1/jobs/{id}"));
     assert_eq!(job["state"], "interrupted", "{job}");
     let left = temps_in(&out);
     let expected: Vec<String> = {
@@ -1032,11 +917,11 @@ fn after_kill_9_the_job_is_interrupted_temps_are_removed_and_retry_skips_finishe
     assert_eq!(left, expected, "stale temporary files remain");
     assert!(decoys.iter().all(|d| d.exists()));
 
-    let (status, job) = http_json(&agent, "POST", &format!("{url}/api/v1/jobs/{id}/retry"));
+    let (status, job) = post(&url, &format!("/api/v1/jobs/{id}/retry"));
     assert_eq!(status, 202, "{job}");
     let deadline = Instant::now() + Duration::from_secs(120);
     let job = loop {
-        let (_, job) = http_json(&agent, "GET", &format!("{url}/api/v1/jobs/{id}"));
+        let (_, job) = get(&url, &format!("/api/v1/jobs/{id}"));
         if job["state"] != "queued" && job["state"] != "running" {
             break job;
         }
@@ -1155,11 +1040,7 @@ fn serve_with_drive_demo_lists_and_reads_the_demo_disc() {
             .any(|l| l == "aj serve: drive demo-2 (demo,offset=6)"),
         "{said:?}"
     );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let (status, list) = http_json(&agent, "GET", &format!("{url}/api/v1/drives"));
+    let (status, list) = get(&url, "/api/v1/drives");
     assert_eq!(status, 200);
     let ids: Vec<&str> = list["drives"]
         .as_array()
@@ -1168,7 +1049,7 @@ fn serve_with_drive_demo_lists_and_reads_the_demo_disc() {
         .map(|d| d["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["demo", "demo-2"]);
-    let (status, disc) = http_json(&agent, "GET", &format!("{url}/api/v1/drives/demo-2/disc"));
+    let (status, disc) = get(&url, "/api/v1/drives/demo-2/disc");
     assert_eq!(status, 200, "{disc}");
     assert_eq!(disc["tracks"].as_array().unwrap().len(), 5);
     child.kill().unwrap();

@@ -5,45 +5,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aj_server::{App, Config, Server};
+use aj_testkit::api::{Client, Reply};
 use serde_json::{json, Value};
-
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
-/// One request over HTTP/1.1 with `Connection: close`, read to the end.
-fn call(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Reply {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let text = String::from_utf8(raw[split + 4..].to_vec()).unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    Reply { status, body }
-}
 
 struct Api {
     server: Server,
+    client: Client,
     doc: Value,
 }
 
@@ -60,20 +32,25 @@ impl Api {
         })
         .unwrap();
         let server = Server::start(TcpListener::bind("127.0.0.1:0").unwrap(), app).unwrap();
-        let doc = call(server.addr, "GET", "/api/openapi.json", None).body;
-        Api { server, doc }
+        let client = Client::new(&server.url(), None);
+        let doc = client.get("/api/openapi.json").body;
+        Api {
+            server,
+            client,
+            doc,
+        }
     }
 
     /// A request whose answer must fit the document (`route` as the
     /// document writes it).
     fn checked(&self, method: &str, route: &str, path: &str, body: Option<&Value>) -> Reply {
-        let r = call(self.server.addr, method, path, body);
+        let r = self.client.call(method, path, body);
         conforms(&self.doc, &method.to_lowercase(), route, &r);
         r
     }
 
     fn get(&self, path: &str) -> Reply {
-        call(self.server.addr, "GET", path, None)
+        self.client.get(path)
     }
 
     fn submit(&self, spec: &Value) -> i64 {
@@ -255,12 +232,7 @@ fn a_drive_busy_with_a_rip_refuses_reads_until_the_rip_ends() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    call(
-        api.server.addr,
-        "POST",
-        &format!("/api/v1/jobs/{id}/cancel"),
-        None,
-    );
+    api.client.post(&format!("/api/v1/jobs/{id}/cancel"), None);
     api.wait_for(id, &["cancelled"]);
     let r = api.get("/api/v1/drives");
     assert_eq!(r.body["drives"][0]["busy"], false, "{}", r.body);
