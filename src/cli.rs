@@ -120,7 +120,8 @@ Examples:
   aj rip --drive /dev/sr0 -o ~/Music/rips      a real drive
   aj rip -o rip -f mp3 -q 0 --gaps prepend     MP3 V0, gaps at the start of their track
   aj rip --drive image:disc.cue,offset=6 -o x  the virtual drive over a disc image
-  aj rip --check-log 'out/Artist - Album.log'  was this log edited?
+  aj rip --drive demo -o out --tracks 2-3      only tracks 2 and 3
+  aj rip --check-log 'out/Artist - Album.log'  was this log edited by accident?
 
 Secure mode reads every sector at least twice with the drive's cache defeated
 and re-reads sectors that differ (or that C2 pointers flag) until a value is
@@ -131,10 +132,21 @@ AJ_ACCURATERIP_URL, AJ_CTDB_URL, AJ_MUSICBRAINZ_URL, AJ_GNUDB_URL,
 AJ_COVERART_URL or the same keys (accuraterip_url...) in the configuration file
 ($AJ_CONFIG, else ~/.config/audiojuggler/config.toml), which also keeps each
 drive's read offset. An interrupted rip keeps its finished tracks: --resume
-carries on. The log ends with a SHA-256 of its own text.
+carries on (also to add tracks to a rip made with --tracks).
+
+A track is called accurate only when its AccurateRip checksum is in the
+database AND it was read without errors: a track with suspicious positions,
+or whose test and copy CRCs differ, is not accurate even when its checksum
+matches (its status in --json is match_with_errors, its tag and log line say
+NOT VERIFIED). Hidden track one audio is not covered by AccurateRip
+(not_applicable).
+
+The log ends with a SHA-256 of its own text: --check-log detects edits that
+did not recompute the checksum (accidents, truncation), not forgery.
 
 Exit status: 0 every track read without errors, 1 a track has suspicious
-positions or failed, or the rip was interrupted, 2 a usage error.")]
+positions, differing test and copy CRCs, or failed, or the rip was
+interrupted, 2 a usage error.")]
 #[command(
     mut_arg("level", help("FLAC compression level, 0-8 [default: 5]")),
     mut_arg("quality", help("VBR quality: MP3 V0-V9, Vorbis -1 to 10")),
@@ -175,6 +187,20 @@ pub struct RipArgs {
     /// Re-reads of a sector that reads differently, before it is marked suspicious
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub retries: u32,
+
+    /// Rip only these tracks: numbers and ranges, e.g. 1-3,5 (0: hidden track one audio)
+    /// [default: every track]
+    #[arg(long, value_name = "LIST")]
+    pub tracks: Option<String>,
+
+    /// Read speed: a multiple of real time (8x), kB/s (1411k), or max (SET CD SPEED)
+    /// [default: the drive's own]
+    #[arg(long, value_name = "SPEED")]
+    pub speed: Option<String>,
+
+    /// Do not use the drive's C2 error pointers, even when it has them
+    #[arg(long)]
+    pub no_c2: bool,
 
     /// The drive's read offset in samples (AccurateRip's list) [default: remembered for the drive, else 0]
     #[arg(long, value_name = "SAMPLES", allow_negative_numbers = true)]
@@ -218,7 +244,8 @@ pub struct RipArgs {
     #[arg(long, value_name = "POLICY", requires = "name")]
     pub safe_names: Option<String>,
 
-    /// Check that a rip log was not edited (its SHA-256 seal), and do nothing else
+    /// Check a rip log's SHA-256 checksum (detects edits that did not recompute it), and do
+    /// nothing else
     #[arg(long, value_name = "FILE", conflicts_with = "output_dir")]
     pub check_log: Option<PathBuf>,
 

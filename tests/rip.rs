@@ -171,6 +171,20 @@ fn demo_rip_matches_independent_checksums_and_seals_its_log() {
     let log = out.join("The Virtual Players - AudioJuggler Demo Disc.log");
     let ok = util::run(&["rip", "--check-log", s(&log)]);
     assert_eq!(ok.status, 0, "{}", ok.stdout);
+    // It says what a checksum anyone can recompute shows, and no more.
+    assert!(
+        ok.stdout.contains("the text is as it was sealed")
+            && ok.stdout.contains("anyone can recompute it"),
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        text_of(&log).contains(
+            "Cache                   the drive reports no cache; reads elsewhere between passes all the same"
+        ),
+        "{}",
+        text_of(&log)
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("Copy CRC") && text.contains("AccurateRip v1/v2"),
@@ -194,6 +208,10 @@ fn demo_rip_matches_independent_checksums_and_seals_its_log() {
         .filter(|p| p.to_string_lossy().starts_with('.'))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+fn text_of(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -338,6 +356,12 @@ fn interrupted_rip_keeps_finished_tracks_and_resumes() {
         "{}",
         r.stdout
     );
+    // The drive is named once, by the event's input, not again in the error.
+    for f in &failed {
+        assert_eq!(f["input"], "demo", "{f}");
+        let e = f["error"].as_str().unwrap();
+        assert!(!e.contains("demo:") && e.contains("went away"), "{e}");
+    }
     let finished = r.named("track_done").len();
     assert!(
         (1..5).contains(&finished),
@@ -415,7 +439,7 @@ fn services(ar_tracks: &[(u32, u32)], mb: bool, ctdb_crc: &str) -> FixtureServer
                 "id": format!("00000000-0000-4000-8000-00000000000{n}"),
                 "position": n, "number": n.to_string(), "title": format!("MB Song {n}"), "length": 20000,
                 "artist-credit": [{"name": "MB Artist", "joinphrase": "", "artist": {"id": "11111111-1111-4111-8111-111111111111", "name": "MB Artist", "sort-name": "Artist, MB"}}],
-                "recording": {"id": format!("22222222-2222-4222-8222-22222222222{n}"), "title": format!("MB Song {n}"), "isrcs": []}
+                "recording": {"id": format!("22222222-2222-4222-8222-22222222222{n}"), "title": format!("MB Song {n}"), "isrcs": mb_isrcs(n)}
             })
         })
         .collect();
@@ -453,6 +477,16 @@ fn services(ar_tracks: &[(u32, u32)], mb: bool, ctdb_crc: &str) -> FixtureServer
         ));
     }
     FixtureServer::start(routes)
+}
+
+/// MusicBrainz's ISRCs in the fixture: track 1 has one that differs from
+/// the disc's (ZZAJD2600001), track 3 one where the disc has none.
+fn mb_isrcs(n: u32) -> Vec<String> {
+    match n {
+        1 => vec!["ZZMBX2600001".into()],
+        3 => vec!["ZZMBX2600003".into()],
+        _ => Vec::new(),
+    }
 }
 
 fn ctdb_toc() -> String {
@@ -499,6 +533,8 @@ fn verified_against_the_services() {
             assert_eq!(d["accuraterip"]["confidence"], 7);
             assert_eq!(d["accuraterip"]["version"], 2);
         }
+        // Submissions over both records: 7 + 2.
+        assert_eq!(d["accuraterip"]["total"], 9, "{d}");
     }
     let summary = r.summary();
     assert_eq!(
@@ -522,7 +558,12 @@ fn verified_against_the_services() {
     assert!(tags
         .get(&TagKey::Other("ACCURATERIPRESULT".into()))
         .unwrap()
-        .starts_with("accurate (confidence 7, v2)"));
+        .starts_with("accurate (confidence 7 of 9, v2)"));
+    // ISRC: the disc's own wins over MusicBrainz's; MusicBrainz's fills in
+    // where the disc has none; the difference is noted.
+    assert_eq!(tags.get(&TagKey::Isrc), Some("ZZAJD2600001"));
+    let t3 = aj_codec::tags::read(&out.join("03 - MB Song 3.flac")).unwrap();
+    assert_eq!(t3.get(&TagKey::Isrc), Some("ZZMBX2600003"));
     assert_eq!(tags.pictures.len(), 1);
     assert!(out.join("folder.png").exists());
     // The requests went to the services' own paths.
@@ -540,6 +581,13 @@ fn verified_against_the_services() {
 
     // CTDB: the disc CRC our log names, when the database has it, matches.
     let log = std::fs::read_to_string(out.join("MB Artist - MB Album.log")).unwrap();
+    assert!(
+        log.contains(
+            "track 1: the disc's ISRC ZZAJD2600001 is used; musicbrainz lists ZZMBX2600001"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("confidence 7 of 9, v2"), "{log}");
     let crc = log
         .split("disc CRC ")
         .nth(1)
@@ -706,4 +754,254 @@ fn naming_template_places_tracks_cue_and_log() {
     assert!(r.stdout.contains("same file name"), "{}", r.stdout);
     let bad = offline("demo", &dir.path().join("bad"), &["--name", "{album"]);
     assert_eq!(bad.status, 2, "{}", bad.stderr);
+}
+
+/// The database's entries for the demo disc: v2 of the clean rip for
+/// tracks 1-4 (confidence 7), track 5 unknown, and the frame-450 CRCs.
+fn clean_database(clean_run: &Run) -> Vec<(u32, u32)> {
+    let reference = crcs(clean_run);
+    let f450: Vec<u32> = files_of(clean_run)
+        .values()
+        .map(|p| {
+            let frames: Vec<u32> = aj_cd::checksum::frames_from_le_bytes(&pcm_bytes(p)).collect();
+            aj_cd::checksum::frame450_crc(&frames[450 * 588..451 * 588])
+        })
+        .collect();
+    (1..=5u64)
+        .map(|t| {
+            let v2 = u32::from_str_radix(&reference[&t].2, 16).unwrap();
+            (if t == 5 { 0xdead_beef } else { v2 }, f450[t as usize - 1])
+        })
+        .collect()
+}
+
+#[test]
+fn a_suspicious_track_is_never_called_accurate() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean_run = clean(dir.path());
+    let reference = crcs(&clean_run);
+    let server = services(&clean_database(&clean_run), true, "00000000");
+    // LBA 3500-3501 lie in track 3's silent pregap, at the end of track 2's
+    // file and inside its AccurateRip range: unreadable, filled with the
+    // zeros the disc holds there, so the checksum still matches.
+    let out = dir.path().join("scratched");
+    let r = rip_env(
+        &[
+            "rip",
+            "--drive",
+            "demo,bad=3500-3501",
+            "-o",
+            s(&out),
+            "--json",
+        ],
+        Some(&server.base_url()),
+        &dir.path().join("c.toml"),
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    let done = r.named("track_done");
+    let t2 = done.iter().find(|d| d["track"] == 2).unwrap();
+    assert!(!t2["suspicious"].as_array().unwrap().is_empty(), "{t2}");
+    assert_eq!(t2["ar_v2"].as_str(), Some(reference[&2].2.as_str()));
+    assert_eq!(t2["accuraterip"]["status"], "match_with_errors", "{t2}");
+    let summary = r.summary();
+    assert_eq!(
+        (summary["accurate"].as_u64(), summary["inaccurate"].as_u64()),
+        (Some(3), Some(2)),
+        "{summary}"
+    );
+    // The tag and the log do not call it accurate.
+    let tags = aj_codec::tags::read(&out.join("02 - MB Song 2.flac")).unwrap();
+    let verdict = tags
+        .get(&aj_codec::tags::TagKey::Other("ACCURATERIPRESULT".into()))
+        .unwrap()
+        .to_string();
+    assert!(
+        !verdict.to_lowercase().contains("accurate") && verdict.contains("NOT VERIFIED"),
+        "{verdict}"
+    );
+    let log = text_of(&out.join("MB Artist - MB Album.log"));
+    let track2 = log.split("Track  2").nth(1).unwrap();
+    let track2 = track2.split("Track  3").next().unwrap();
+    assert!(
+        !track2.contains("accurate (") && track2.contains("Copy finished with errors"),
+        "{track2}"
+    );
+    assert!(log.contains("3 accurate, 2 not accurate"), "{log}");
+    assert!(!log.contains("All tracks accurately ripped"), "{log}");
+}
+
+#[test]
+fn some_tracks_rip_alone_and_resume_adds_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = crcs(&clean(dir.path()));
+    let out = dir.path().join("some");
+    let r = offline("demo", &out, &["--tracks", "2,4"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        r.named("rip_started")[0]["tracks"],
+        serde_json::json!([2, 4])
+    );
+    let got = crcs(&r);
+    assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![2, 4]);
+    for t in [2, 4] {
+        assert_eq!(got[&t], reference[&t], "track {t}");
+    }
+    let names: Vec<String> = util::tree(&out)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".flac")).count(),
+        2,
+        "{names:?}"
+    );
+    let cue_path = out.join("The Virtual Players - AudioJuggler Demo Disc.cue");
+    let cue = text_of(&cue_path);
+    assert!(
+        cue.contains("FILE \"02 - Read Offset Blues.flac\" WAVE")
+            && cue.contains("FILE \"04 - C2 Error Shuffle.flac\" WAVE")
+            && !cue.contains("01 - Power On")
+            && !cue.contains("TRACK 01")
+            && !cue.contains("TRACK 03"),
+        "{cue}"
+    );
+    let log = text_of(&out.join("The Virtual Players - AudioJuggler Demo Disc.log"));
+    assert!(
+        log.contains("Tracks asked for        2, 4")
+            && log.contains("Track  4")
+            && !log.contains("Track  1\n"),
+        "{log}"
+    );
+    // The folder keeps what --resume needs to add the others.
+    assert!(out.join(".aj-rip-state.json").exists());
+    let rest = offline("demo", &out, &["--resume"]);
+    assert_eq!(rest.status, 0, "{}", rest.stderr);
+    assert_eq!(
+        crcs(&rest).keys().copied().collect::<Vec<_>>(),
+        vec![1, 3, 5]
+    );
+    let cue = text_of(&cue_path);
+    for t in 1..=5 {
+        assert!(cue.contains(&format!("TRACK {t:02} AUDIO")), "{cue}");
+    }
+    assert!(cue.contains("INDEX 00 00:26:00"), "{cue}");
+    assert!(!out.join(".aj-rip-state.json").exists());
+    // A track the disc does not have fails the rip, naming it; a list that
+    // is not one is a usage error.
+    let r = offline("demo", &dir.path().join("none"), &["--tracks", "0,7"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stdout
+            .contains("no audio track 0 (it has no hidden track one audio), 7"),
+        "{}",
+        r.stdout
+    );
+    for bad in ["3-1", "x", "1,,2", "100"] {
+        let r = offline("demo", &dir.path().join("bad"), &["--tracks", bad]);
+        assert_eq!(r.status, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--tracks"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn speed_c2_and_drive_options_are_checked_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("slow");
+    let r = offline("demo", &out, &["--speed", "4x", "--no-c2"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let log = text_of(&out.join("The Virtual Players - AudioJuggler Demo Disc.log"));
+    assert!(
+        log.contains("Read speed              706 kB/s (4x)")
+            && log.contains("C2 error pointers       available, not used"),
+        "{log}"
+    );
+    for (args, word) in [
+        (vec!["--speed", "fast"], "--speed"),
+        (vec!["--speed", "0x"], "--speed"),
+        (vec!["--speed", "1000x"], "out of range"),
+    ] {
+        let r = offline("demo", &dir.path().join("bad"), &args);
+        assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(word), "{}", r.stderr);
+    }
+    // A wrong virtual drive option is a usage error naming it.
+    for (drive, word) in [("demo,bogus=1", "bogus"), ("demo,bad=9-1", "bad=9-1")] {
+        let r = offline(drive, &dir.path().join("bad"), &[]);
+        assert_eq!(r.status, 2, "{drive}: {}", r.stderr);
+        assert!(r.stderr.contains(word), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_cache_that_cannot_be_defeated_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cached");
+    // A cache larger than the whole disc: no read elsewhere can flush it.
+    let r = offline("demo,cache=20000", &out, &[]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let log = text_of(&out.join("The Virtual Players - AudioJuggler Demo Disc.log"));
+    let line = log.lines().find(|l| l.starts_with("Cache ")).unwrap();
+    assert!(
+        line.contains("could not be defeated for tracks 1, 2, 3, 4, 5")
+            && !line.contains("defeated by reading elsewhere"),
+        "{line}"
+    );
+    assert!(
+        r.named("warning").iter().any(|w| w["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be defeated")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn one_bad_service_address_turns_off_only_that_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean_run = clean(dir.path());
+    let server = services(&clean_database(&clean_run), true, "00000000");
+    let base = server.base_url();
+    let out = dir.path().join("one-off");
+    let mut c = aj();
+    c.args(["rip", "--drive", "demo", "-o", s(&out), "--json"])
+        .env("AJ_CONFIG", dir.path().join("c.toml"));
+    for k in [
+        "AJ_ACCURATERIP_URL",
+        "AJ_MUSICBRAINZ_URL",
+        "AJ_GNUDB_URL",
+        "AJ_COVERART_URL",
+    ] {
+        c.env(k, &base);
+    }
+    c.env("AJ_CTDB_URL", "ftp://x");
+    let o = c.output().unwrap();
+    let r = Run {
+        status: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let warnings: Vec<String> = r
+        .named("warning")
+        .iter()
+        .map(|w| w["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("AJ_CTDB_URL") && w.contains("ftp://x") && w.contains("not asked")),
+        "{warnings:?}"
+    );
+    // The others were asked: names from MusicBrainz, AccurateRip verdicts.
+    assert_eq!(r.named("rip_started")[0]["metadata"], "musicbrainz");
+    assert_eq!(r.summary()["accurate"], 4);
+    assert!(
+        !server
+            .targets()
+            .iter()
+            .any(|t| t.starts_with("/lookup2.php")),
+        "{:?}",
+        server.targets()
+    );
 }

@@ -102,6 +102,22 @@ fn validate(args: RipArgs) -> Result<RipSpec, String> {
         .parse()
         .map_err(|e: aj_cd::rip::ParseModeError| e.to_string())?;
     let gaps: Gaps = args.gaps.parse()?;
+    if let Some(d) = &args.drive {
+        // The virtual drive's options are checked now: a wrong one is a
+        // usage error, not a failed rip.
+        aj_cd::transport::DriveSpec::parse(d).map_err(|e| format!("--drive {d}: {e}"))?;
+    }
+    let tracks = match &args.tracks {
+        Some(t) => aj_jobs::rip::parse_track_list(t).map_err(|e| format!("--tracks: {e}"))?,
+        None => Vec::new(),
+    };
+    if args.image && !tracks.is_empty() {
+        return Err("--tracks applies to per-track files: an --image holds the whole disc".into());
+    }
+    let speed_kbs = match &args.speed {
+        Some(v) => aj_jobs::rip::parse_speed(v).map_err(|e| format!("--speed: {e}"))?,
+        None => None,
+    };
     if args.image && args.gaps != "append" {
         return Err("--gaps applies to per-track files; an --image keeps every gap".into());
     }
@@ -145,9 +161,11 @@ fn validate(args: RipArgs) -> Result<RipSpec, String> {
         resume: args.resume,
         offline: args.offline,
         verify: !args.no_verify,
-        speed_kbs: None,
+        speed_kbs,
         name: args.name,
         safe_names,
+        tracks,
+        use_c2: !args.no_c2,
     })
 }
 
@@ -157,14 +175,14 @@ fn check_log(path: &std::path::Path) -> anyhow::Result<Outcome> {
     match check(&bytes) {
         LogCheck::Intact => {
             println!(
-                "{}: log checksum OK (the log is as AudioJuggler wrote it)",
+                "{}: log checksum OK: the text is as it was sealed (the checksum detects accidental edits and truncation; anyone can recompute it, so it does not prove who wrote the log)",
                 path.display()
             );
             Ok(Outcome::Ok)
         }
         LogCheck::Modified { expected, actual } => {
             println!(
-                "{}: log checksum MISMATCH: the log was changed after it was written (seal {expected}, text {actual})",
+                "{}: log checksum MISMATCH: the text was changed after it was sealed (sealed {expected}, text now {actual})",
                 path.display()
             );
             Ok(Outcome::Failed)
@@ -295,11 +313,11 @@ impl RipReporter {
                 };
                 let mut s = format!("{name}: CRC {}", d.crc32);
                 if let Some(t) = &d.test_crc32 {
-                    s.push_str(if *t == d.crc32 {
-                        " (test matches)"
+                    if *t == d.crc32 {
+                        s.push_str(" (test matches)");
                     } else {
-                        " (TEST DIFFERS)"
-                    });
+                        s.push_str(&format!(" (TEST CRC {t} DIFFERS: not trusted)"));
+                    }
                 }
                 if d.track != 0 {
                     s.push_str(&format!(", AccurateRip {}", ar_words(&d.accuraterip)));

@@ -33,11 +33,20 @@ fn rip_disc(
             Options::new("generated"),
         )?)))
     };
+    rip_with(&open, out, edit)
+}
+
+/// Rips (offline) from the drive `open` gives into `out`.
+fn rip_with(
+    open: &(dyn Fn() -> Result<Drive, aj_cd::transport::Error> + Sync),
+    out: &Path,
+    edit: impl Fn(&mut RipSpec),
+) -> (Summary, Vec<Event>) {
     let ctx = RipContext {
         config: Config::empty(out.with_extension("toml")),
         choose_release: None,
         lookup: aj_lookup::Options::default(),
-        open_drive: Some(&open),
+        open_drive: Some(open),
         config_warning: None,
     };
     let mut spec = RipSpec::new(None, out.to_path_buf());
@@ -157,6 +166,8 @@ fn hidden_track_one_audio_becomes_track_zero() {
         d[0].ar_v1, None,
         "AccurateRip does not cover the hidden track"
     );
+    // Its verdict says so, offline or not.
+    assert_eq!(d[0].accuraterip.status, rip::ArStatus::NotApplicable);
     let file = |i: usize| d[i].file.clone().unwrap();
     same(&pcm(&file(0)), sectors(&image, 0, 100), "file");
     // Track 2's 40-sector gap is appended to track 1's file.
@@ -291,6 +302,28 @@ fn pre_emphasis_is_flagged_and_undone_on_request() {
         Some("yes")
     );
     same(&pcm(&f1), sectors(&image, 0, 200), "file");
+    let cue_of = |dir: &Path| {
+        let p = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "cue"))
+            .unwrap();
+        std::fs::read_to_string(p).unwrap()
+    };
+    let log_of = |dir: &Path| {
+        let p = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "log"))
+            .unwrap();
+        std::fs::read_to_string(p).unwrap()
+    };
+    let kept = cue_of(&dir.path().join("kept"));
+    let (first, second) = kept.split_once("TRACK 02").unwrap();
+    assert!(
+        first.contains("FLAGS PRE") && !second.contains("PRE"),
+        "{kept}"
+    );
     assert_eq!(
         tags::read(d[1].file.as_ref().unwrap())
             .unwrap()
@@ -311,6 +344,15 @@ fn pre_emphasis_is_flagged_and_undone_on_request() {
         Some("removed")
     );
     assert!(pcm(&g1) != pcm(&f1), "de-emphasis changes the samples");
+    // The sheet no longer flags what was undone; the log says "removed"
+    // as the tag does.
+    let cue = cue_of(&dir.path().join("undone"));
+    assert!(!cue.contains("PRE"), "{cue}");
+    let log = log_of(&dir.path().join("undone"));
+    assert!(
+        log.contains("De-emphasis             removed from track 1 "),
+        "{log}"
+    );
     // The unflagged track stays bit-exact; AccurateRip checks what was read.
     same(
         &pcm(d2[1].file.as_ref().unwrap()),
@@ -318,4 +360,99 @@ fn pre_emphasis_is_flagged_and_undone_on_request() {
         "unflagged",
     );
     assert_eq!(d2[0].ar_v2, d[0].ar_v2);
+}
+
+/// A drive that returns one sector wrong, the same way, on its first two
+/// reads (as a drive does that serves a bad read from a cache the reader
+/// could not flush), and right afterwards.
+struct WrongAtFirst {
+    inner: VirtualDrive,
+    lba: i32,
+    reads: u32,
+}
+
+impl aj_cd::transport::Transport for WrongAtFirst {
+    fn execute(
+        &mut self,
+        cdb: &[u8],
+        direction: aj_cd::transport::Direction,
+        buf: &mut [u8],
+        timeout: std::time::Duration,
+    ) -> Result<usize, aj_cd::transport::Error> {
+        let n = self.inner.execute(cdb, direction, buf, timeout)?;
+        if cdb.first() == Some(&aj_cd::mmc::OP_READ_CD) && cdb.len() >= 9 {
+            // MMC-6 §6.15 READ CD: LBA in bytes 2-5, length in 6-8.
+            let start = i32::from_be_bytes([cdb[2], cdb[3], cdb[4], cdb[5]]);
+            let count = u32::from_be_bytes([0, cdb[6], cdb[7], cdb[8]]) as i32;
+            if count > 0 && (start..start + count).contains(&self.lba) {
+                if self.reads < 2 {
+                    let stride = n / count as usize;
+                    let at = (self.lba - start) as usize * stride + 1000;
+                    buf[at] ^= 0x5A;
+                }
+                self.reads += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+}
+
+#[test]
+fn test_and_copy_that_differ_are_an_error() {
+    let (disc, image) = DiscBuilder::new()
+        .track(TrackSpec::sectors(300, Signal::Noise { seed: 1 }))
+        .track(TrackSpec::sectors(200, Signal::Noise { seed: 2 }))
+        .build()
+        .unwrap();
+    let open = || {
+        let mut o = Options::new("generated");
+        o.c2 = false;
+        Ok(Drive::new(Box::new(WrongAtFirst {
+            inner: VirtualDrive::from_image(disc.clone(), &image, o)?,
+            lba: 150,
+            reads: 0,
+        })))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tc");
+    let (summary, events) = rip_with(&open, &out, |s| {
+        s.mode = aj_cd::rip::Mode::TestAndCopy;
+    });
+    let d = done(&events);
+    let t1 = d.iter().find(|t| t.track == 1).unwrap();
+    // What the drive did: the test pass took the wrong sector (read the
+    // same twice), the copy pass the right one, and nothing looked
+    // suspicious within a pass.
+    assert!(t1.suspicious.is_empty(), "{t1:?}");
+    assert_ne!(t1.test_crc32.as_deref(), Some(t1.crc32.as_str()), "{t1:?}");
+    same(
+        &pcm(t1.file.as_ref().unwrap()),
+        sectors(&image, 0, 300),
+        "copy",
+    );
+    // The track is an error: not successful, counted not accurate, warned.
+    assert!(!summary.success(), "{summary:?}");
+    let totals = summary.rip.unwrap();
+    assert_eq!((totals.inaccurate, totals.unverified), (1, 1), "{totals:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Warning { message }
+            if message.contains("track 1") && message.contains("differ"))),
+        "{events:?}"
+    );
+    let log = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("Warning: test and copy CRCs differ")
+            && log.contains("Copy finished with errors"),
+        "{log}"
+    );
+    assert!(!log.contains("No errors occurred"), "{log}");
 }

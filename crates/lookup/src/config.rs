@@ -91,7 +91,28 @@ impl Services {
         env: &impl Fn(&str) -> Option<String>,
         config: &impl Fn(&str) -> Option<String>,
     ) -> Result<Services, Error> {
+        let (services, bad) = Services::resolve_each_with(env, config);
+        match bad.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(services),
+        }
+    }
+
+    /// [`Services::resolve`], each service on its own: a bad value is
+    /// returned as an error for its service alone (whose base is left at the
+    /// real service's: the caller should not ask that one), and the others
+    /// are resolved as usual.
+    pub fn resolve_each(config: &impl Fn(&str) -> Option<String>) -> (Services, Vec<Error>) {
+        Services::resolve_each_with(&|k: &str| std::env::var(k).ok(), config)
+    }
+
+    /// [`Services::resolve_each`] with the environment given as a function.
+    pub fn resolve_each_with(
+        env: &impl Fn(&str) -> Option<String>,
+        config: &impl Fn(&str) -> Option<String>,
+    ) -> (Services, Vec<Error>) {
         let mut services = Services::default();
+        let mut bad = Vec::new();
         for service in Service::ALL {
             let chosen = env(service.env_var())
                 .filter(|v| !v.trim().is_empty())
@@ -102,10 +123,13 @@ impl Services {
                         .map(|v| (v, format!("configuration key {}", service.config_key())))
                 });
             if let Some((value, origin)) = chosen {
-                *services.base_mut(service) = validate_base(service, &value, &origin)?;
+                match validate_base(service, &value, &origin) {
+                    Ok(v) => *services.base_mut(service) = v,
+                    Err(e) => bad.push(e),
+                }
             }
         }
-        Ok(services)
+        (services, bad)
     }
 }
 
@@ -180,5 +204,20 @@ mod tests {
         assert!(err("http://x:port").contains("port"));
         assert!(err("http://x?a=1").contains("query"));
         assert!(err("x.org").contains("CUETools DB base URL \"x.org\" (from test)"));
+    }
+
+    #[test]
+    fn one_bad_value_leaves_the_others_resolved() {
+        let env = |k: &str| match k {
+            "AJ_CTDB_URL" => Some("ftp://x".to_string()),
+            "AJ_MUSICBRAINZ_URL" => Some("http://127.0.0.1:8000".to_string()),
+            _ => None,
+        };
+        let (s, bad) = Services::resolve_each_with(&env, &|_: &str| None);
+        assert_eq!(s.musicbrainz, "http://127.0.0.1:8000");
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].service(), Service::Ctdb);
+        assert!(bad[0].to_string().contains("AJ_CTDB_URL"), "{}", bad[0]);
+        assert!(Services::resolve_with(&env, &|_: &str| None).is_err());
     }
 }

@@ -228,7 +228,9 @@ fn schemas() -> Value {
                 "resume": { "type": "boolean", "default": false },
                 "offline": { "type": "boolean", "default": false },
                 "verify": { "type": "boolean", "default": true },
-                "speed_kbs": { "type": "integer", "minimum": 0, "maximum": 65535, "nullable": true }
+                "speed_kbs": { "type": "integer", "minimum": 0, "maximum": 65535, "nullable": true, "description": "Read speed in kB/s (176 = 1x, SET CD SPEED); null: the drive's own" },
+                "tracks": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 99 }, "default": [], "description": "Tracks to rip (0: hidden track one audio); empty: every track" },
+                "use_c2": { "type": "boolean", "default": true, "description": "Use the drive's C2 error pointers when it has them" }
             }
         },
         "DiscInfoJob": {

@@ -19,7 +19,7 @@ use aj_dsp::convert::FormatConverter;
 use aj_dsp::deemphasis::Deemphasis;
 use aj_lookup::accuraterip::{ArDatabase, ArStatus as DbStatus, ArVersion};
 use aj_lookup::ctdb::{ctdb_toc, CtdbResponse, CtdbStatus as DbCtdb};
-use aj_lookup::{Lookup, Services};
+use aj_lookup::{Lookup, Service, Services};
 use serde::{Deserialize, Serialize};
 
 use super::layout::{self, Layout};
@@ -103,6 +103,19 @@ struct UnitStats {
     suspicious: Vec<Range<u64>>,
     zero_filled: u64,
     started: bool,
+    /// A range of this unit was read without the cache defeated.
+    cache_short: bool,
+}
+
+impl UnitStats {
+    /// Suspicious positions, or test and copy CRCs that differ.
+    fn has_errors(&self) -> bool {
+        let differs = self
+            .test
+            .as_ref()
+            .is_some_and(|t| t.clone().finalize() != self.crc.clone().finalize());
+        !self.suspicious.is_empty() || differs
+    }
 }
 
 struct OpenFile {
@@ -133,10 +146,13 @@ pub fn run(
         });
     }
     if let Err(message) = rip(spec, ctx, cancel, on_event, &mut summary) {
+        // The drive's name leads the line: not again in the message.
+        let short = drive_name.split(',').next().unwrap_or("");
+        let error = without_name(&without_name(&message, &drive_name), short);
         on_event(Event::FileFailed {
             index: 0,
             input: PathBuf::from(&drive_name),
-            error: message,
+            error,
         });
         summary.failed += 1;
     }
@@ -207,6 +223,10 @@ fn rip(
     let ids = DiscIds::compute(&disc).ok();
     let mut layout =
         layout::plan(&disc, spec.gaps, spec.image).map_err(|e| format!("{name}: {e}"))?;
+    check_selection(spec, &layout)?;
+    let track_selected = |t: u8| spec.tracks.is_empty() || spec.tracks.contains(&t);
+    let file_tracks: Vec<u8> = layout.files.iter().map(|f| f.track).collect();
+    let file_selected = |f: usize| file_tracks.get(f).is_some_and(|&t| track_selected(t));
 
     // The read offset.
     let (offset, offset_source) = match spec.offset {
@@ -224,45 +244,54 @@ fn rip(
     };
 
     // Online services.
+    // A service whose address is not valid is off; the others are asked.
+    let mut service_notes: Vec<String> = Vec::new();
+    let mut off: Vec<Service> = Vec::new();
     let lookup = if spec.offline {
         None
     } else {
-        match Services::resolve(&|k: &str| ctx.config.string(k).ok().flatten()) {
-            Ok(s) => Some(Lookup::new(s, ctx.lookup.clone())),
-            Err(e) => {
-                warn(format!("{e}: working offline"));
-                None
-            }
+        let (services, bad) =
+            Services::resolve_each(&|k: &str| ctx.config.string(k).ok().flatten());
+        for e in bad {
+            let note = format!("{e}: {} is not asked", e.service().name());
+            warn(note.clone());
+            service_notes.push(note);
+            off.push(e.service());
         }
+        Some(Lookup::new(services, ctx.lookup.clone()))
     };
     let meta = meta::resolve(
         &disc,
         ids.as_ref(),
         lookup.as_ref(),
+        &off,
         spec.release.as_deref(),
         ctx.choose_release,
     );
     for n in &meta.notes {
         warn(n.clone());
     }
-    let mut service_notes: Vec<String> = meta.notes.clone();
+    service_notes.extend(meta.notes.iter().cloned());
+    let unusable = |s: Service| format!("{}: not asked (its address is not valid)", s.name());
     let ar_db: Result<Option<ArDatabase>, String> = match (&lookup, id::accuraterip_id(&disc)) {
         (None, _) => Err("offline".into()),
+        (Some(_), _) if off.contains(&Service::AccurateRip) => Err(unusable(Service::AccurateRip)),
         (Some(_), Err(e)) => Err(format!("AccurateRip: {e}")),
         (Some(l), Ok(arid)) => l.accuraterip(&arid).map_err(|e| e.to_string()),
     };
     if let Err(e) = &ar_db {
-        if e != "offline" {
+        if e != "offline" && !off.contains(&Service::AccurateRip) {
             warn(e.clone());
             service_notes.push(e.clone());
         }
     }
     let ctdb: Result<Option<CtdbResponse>, String> = match &lookup {
         None => Err("offline".into()),
+        Some(_) if off.contains(&Service::Ctdb) => Err(unusable(Service::Ctdb)),
         Some(l) => l.ctdb(&disc).map_err(|e| e.to_string()),
     };
     if let Err(e) = &ctdb {
-        if e != "offline" {
+        if e != "offline" && !off.contains(&Service::Ctdb) {
             warn(e.clone());
             service_notes.push(e.clone());
         }
@@ -386,7 +415,10 @@ fn rip(
         state.logs.remove(&i);
     }
     for (i, n) in file_names.iter().enumerate() {
-        if !state.files.contains_key(&i) && out_dir.join(n).symlink_metadata().is_ok() {
+        if file_selected(i)
+            && !state.files.contains_key(&i)
+            && out_dir.join(n).symlink_metadata().is_ok()
+        {
             return Err(format!(
                 "{} exists already: choose another folder (or --resume an interrupted rip there)",
                 out_dir.join(n).display()
@@ -403,6 +435,7 @@ fn rip(
             .filter(|f| f.track == 0)
             .map(|_| 0)
             .chain(audio_tracks.iter().copied())
+            .filter(|&t| track_selected(t))
             .collect(),
         musicbrainz_id: ids.as_ref().map(|i| i.musicbrainz.clone()),
         accuraterip_id: ids.as_ref().map(super::ar_disc_id),
@@ -434,7 +467,7 @@ fn rip(
             offset,
             cache_sectors: None,
             speed_kbs: spec.speed_kbs,
-            use_c2: true,
+            use_c2: spec.use_c2,
         },
     )
     .map_err(|e| e.to_string())?;
@@ -446,8 +479,10 @@ fn rip(
         .pieces
         .iter()
         .map(|p| {
-            p.file.is_some_and(|f| !state.files.contains_key(&f))
-                || p.track.is_some_and(|t| !state.ar.contains_key(&t))
+            p.file
+                .is_some_and(|f| file_selected(f) && !state.files.contains_key(&f))
+                || p.track
+                    .is_some_and(|t| track_selected(t) && !state.ar.contains_key(&t))
         })
         .collect();
     let whole_disc = needed.iter().all(|&n| n) && state.files.is_empty();
@@ -487,6 +522,29 @@ fn rip(
         out_dir.join(file_names.get(f).cloned().unwrap_or_default())
     };
 
+    // The tracks whose samples are de-emphasised: per-track files, each
+    // flagged track; an image, every track when all are flagged (its one
+    // filter cannot pass the others' samples through unchanged).
+    let pre_of = |t: u8| disc.track(t).is_some_and(|t| t.control.preemphasis);
+    let deemphasized: BTreeSet<u8> = if !spec.deemphasize {
+        BTreeSet::new()
+    } else if spec.image {
+        if audio_tracks.iter().all(|&t| pre_of(t)) {
+            audio_tracks.iter().copied().collect()
+        } else {
+            if audio_tracks.iter().any(|&t| pre_of(t)) {
+                warn("de-emphasis is not applied to this image: only some of its tracks have pre-emphasis (rip per-track files to undo it on those)".into());
+            }
+            BTreeSet::new()
+        }
+    } else {
+        audio_tracks
+            .iter()
+            .copied()
+            .filter(|&t| pre_of(t))
+            .collect()
+    };
+
     let mut stats: Vec<UnitStats> = (0..unit_count).map(|_| UnitStats::default()).collect();
     let mut open: BTreeMap<usize, OpenFile> = BTreeMap::new();
     let mut ar: BTreeMap<u8, (AccurateRip, bool)> = BTreeMap::new();
@@ -513,7 +571,9 @@ fn rip(
             break;
         }
         let unit = unit_of(piece);
-        let write_file = piece.file.filter(|f| !state.files.contains_key(f));
+        let write_file = piece
+            .file
+            .filter(|&f| file_selected(f) && !state.files.contains_key(&f));
         // Open the file on its first piece.
         if let Some(f) = write_file {
             if !open.contains_key(&f) && !finished_files.contains(&f) {
@@ -538,11 +598,18 @@ fn rip(
                     tags.remove(&TagKey::MusicBrainzRecordingId);
                     tags.remove(&TagKey::MusicBrainzTrackId);
                 }
-                let pre = disc.track(track).is_some_and(|t| t.control.preemphasis);
+                let (pre, deemph) = if spec.image {
+                    (
+                        audio_tracks.iter().any(|&t| pre_of(t)),
+                        !deemphasized.is_empty(),
+                    )
+                } else {
+                    (pre_of(track), deemphasized.contains(&track))
+                };
                 if pre {
                     tags.set(
                         TagKey::Other("PRE_EMPHASIS".into()),
-                        if spec.deemphasize { "removed" } else { "yes" },
+                        if deemph { "removed" } else { "yes" },
                     );
                 }
                 let options = FileSinkOptions {
@@ -550,13 +617,13 @@ fn rip(
                     encoder: spec.encoder.clone(),
                     tags,
                     overwrite: false,
-                    verify: spec.verify && !(pre && spec.deemphasize),
+                    verify: spec.verify && !deemph,
                 };
                 // What the encoder takes (lossy encoders take floats).
                 let target = aj_codec::encode::input_spec(spec.format, spec16, 16);
                 let sink = FileSink::create(&path, target, options)
                     .map_err(|e| format!("writing {}: {e}", path.display()))?;
-                let deemphasis = if pre && spec.deemphasize {
+                let deemphasis = if deemph {
                     Some(Deemphasis::new(spec16).map_err(|e| e.to_string())?)
                 } else {
                     None
@@ -682,6 +749,14 @@ fn rip(
             st.peak = st.peak.max(rr.peak);
             st.rereads += rr.rereads;
             st.zero_filled += u64::from(rr.zero_filled_start) + u64::from(rr.zero_filled_end);
+            if !rr.cache_defeated && !st.cache_short && piece_frames > 0 {
+                warn(format!(
+                    "{name}: the cache could not be defeated while reading {} (the disc is hardly larger than the {} sectors of cache assumed): matching reads there may have come from the cache",
+                    track_label(track_number),
+                    drive_report.cache_sectors
+                ));
+            }
+            st.cache_short |= !rr.cache_defeated;
             for s in &rr.suspicious {
                 st.suspicious
                     .push(piece_start_frame + s.start..piece_start_frame + s.end);
@@ -700,7 +775,18 @@ fn rip(
                 rr.zero_filled_start, rr.zero_filled_end, piece.range.start.0, piece.range.end.0 - 1
             ));
         }
-        if !rr.suspicious.is_empty() {
+        let test_differs = rr.test_crc32.is_some_and(|t| t != rr.crc32);
+        if test_differs {
+            warn(format!(
+                "{}: the test and copy passes read LBA {}-{} differently (test CRC {}, copy CRC {}): the copy is not trusted",
+                track_label(track_number),
+                piece.range.start.0,
+                piece.range.end.0 - 1,
+                hex(rr.test_crc32.unwrap_or(0)),
+                hex(rr.crc32)
+            ));
+        }
+        if !rr.suspicious.is_empty() || test_differs {
             if let Some(t) = piece.track {
                 if let Some(a) = ar.get_mut(&t) {
                     a.1 = true;
@@ -750,7 +836,7 @@ fn rip(
                 let ar_done = layout
                     .tracks
                     .iter()
-                    .filter(|(_, r)| r.start < span.end && span.start < r.end)
+                    .filter(|(n, r)| track_selected(*n) && r.start < span.end && span.start < r.end)
                     .all(|(n, _)| state.ar.contains_key(n));
                 pieces_done && ar_done
             })
@@ -766,7 +852,8 @@ fn rip(
             // The AccurateRip result goes into the tags of a track's file.
             if !spec.image {
                 let track = layout.files[f].track;
-                if let Some(res) = ar_result(track, &state, &ar_db) {
+                let errors = stats.get(f).is_some_and(UnitStats::has_errors);
+                if let Some(res) = ar_result(track, &state, &ar_db, errors) {
                     sink.tags_mut().set(
                         TagKey::Other("ACCURATERIPRESULT".into()),
                         report::ar_words(&res),
@@ -802,6 +889,14 @@ fn rip(
                 let st = &stats[u];
                 let (done, log) =
                     track_result(u, track, &path, st, verified, &state, &ar_db, &layout);
+                if done.test_differs() {
+                    warn(format!(
+                        "{}: test CRC {} and copy CRC {} differ: the track is not accurate",
+                        track_label(track),
+                        done.test_crc32.as_deref().unwrap_or(""),
+                        done.crc32
+                    ));
+                }
                 dones.push(done);
                 logs.push(log);
             }
@@ -827,7 +922,8 @@ fn rip(
             index: 0,
             input: PathBuf::from(&name),
             error: format!(
-                "{f}; finished tracks are kept, the unfinished one removed: run again with --resume to carry on"
+                "{}; finished tracks are kept, the unfinished one removed: run again with --resume to carry on",
+                without_name(f, &name)
             ),
         });
         summary.failed += 1;
@@ -842,16 +938,17 @@ fn rip(
         if d.track == 0 {
             continue;
         }
-        let clean = d.suspicious.is_empty();
         match d.accuraterip.status {
-            ArStatus::Match if clean => totals.accurate += 1,
-            ArStatus::Match | ArStatus::Mismatch => totals.inaccurate += 1,
-            _ if !clean => totals.inaccurate += 1,
+            ArStatus::Match if !d.has_errors() => totals.accurate += 1,
+            ArStatus::Match | ArStatus::MatchWithErrors | ArStatus::Mismatch => {
+                totals.inaccurate += 1;
+            }
+            _ if d.has_errors() => totals.inaccurate += 1,
             _ => totals.unverified += 1,
         }
     }
-    summary.ok = all_done.iter().filter(|d| d.suspicious.is_empty()).count();
-    let with_errors = all_done.iter().filter(|d| !d.suspicious.is_empty()).count();
+    summary.ok = all_done.iter().filter(|d| !d.has_errors()).count();
+    let with_errors = all_done.iter().filter(|d| d.has_errors()).count();
     summary.failed += with_errors;
 
     // CTDB: the whole disc, when it was read in this run.
@@ -875,15 +972,34 @@ fn rip(
     let totals = *totals;
 
     let complete = finished_files.len() == layout.files.len() - usize::from(htoa_silent);
-    // The cue sheet, the cover and the log, once every file is there.
-    if complete {
-        let mut sheet = layout.sheet.clone();
-        let names: Vec<&String> = file_names
+    // Every file asked for (`--tracks`) is there.
+    let selection_done = (0..file_names.len())
+        .filter(|&i| file_selected(i) && !(htoa_silent && i == 0))
+        .all(|i| finished_files.contains(&i));
+    // The cue sheet, the cover and the log, once every file asked for is
+    // there; the sheet lists the files finished in the folder.
+    if selection_done && !interrupted {
+        let kept: Vec<(usize, &String)> = file_names
             .iter()
             .enumerate()
             .filter(|(i, _)| !(htoa_silent && *i == 0))
-            .map(|(_, n)| n)
             .collect();
+        let keep: Vec<bool> = kept
+            .iter()
+            .map(|(i, _)| finished_files.contains(i))
+            .collect();
+        let mut sheet = layout::keep_files(&layout.sheet, &keep);
+        let names: Vec<&String> = kept
+            .iter()
+            .filter(|(i, _)| finished_files.contains(i))
+            .map(|(_, n)| *n)
+            .collect();
+        for t in &mut sheet.tracks {
+            // The samples no longer carry the emphasis the flag announces.
+            if deemphasized.contains(&t.number) {
+                t.flags.pre = false;
+            }
+        }
         for (cf, n) in sheet.files.iter_mut().zip(names) {
             // Relative to the sheet's folder where the file is below it.
             cf.name = Path::new(n).strip_prefix(&sheet_dir).map_or_else(
@@ -943,9 +1059,11 @@ fn rip(
         totals,
         ctdb: ctdb_result.2,
         service_notes: &service_notes,
-        errors: failure.iter().cloned().collect(),
+        errors: failure.iter().map(|f| without_name(f, &name)).collect(),
         interrupted,
         htoa_silent,
+        deemphasized: deemphasized.iter().copied().collect(),
+        selected: spec.tracks.clone(),
     };
     let log_path = out_dir.join(&sheet_dir).join(format!("{album_name}.log"));
     if let Some(dir) = log_path.parent() {
@@ -963,29 +1081,97 @@ fn rip(
     Ok(())
 }
 
+/// Checks `--tracks` against the disc.
+fn check_selection(spec: &RipSpec, layout: &Layout) -> Result<(), String> {
+    if spec.tracks.is_empty() {
+        return Ok(());
+    }
+    if spec.image {
+        return Err("--tracks applies to per-track files: an --image holds the whole disc".into());
+    }
+    let have: Vec<u8> = layout.files.iter().map(|f| f.track).collect();
+    let missing: Vec<String> = spec
+        .tracks
+        .iter()
+        .filter(|t| !have.contains(t))
+        .map(|t| {
+            if *t == 0 {
+                "0 (it has no hidden track one audio)".to_string()
+            } else {
+                t.to_string()
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let list: Vec<String> = have.iter().map(u8::to_string).collect();
+        Err(format!(
+            "--tracks: the disc has no audio track {} (its tracks: {})",
+            missing.join(", "),
+            list.join(", ")
+        ))
+    }
+}
+
+/// "track 3", or "hidden track one audio" for track 0.
+fn track_label(track: u8) -> String {
+    if track == 0 {
+        "hidden track one audio".into()
+    } else {
+        format!("track {track}")
+    }
+}
+
+/// `message` with every "`name`: " taken out, so that a message shown
+/// after the drive's name does not repeat it.
+pub(crate) fn without_name(message: &str, name: &str) -> String {
+    if name.is_empty() {
+        return message.to_string();
+    }
+    message.replace(&format!("{name}: "), "")
+}
+
 /// The AccurateRip verdict for `track`, when its range is complete.
+/// `errors`: the read of the track's file had errors (suspicious
+/// positions, test and copy differ); errors in its AccurateRip range count
+/// too (kept in the state). A track with errors is never a plain
+/// [`ArStatus::Match`].
 fn ar_result(
     track: u8,
     state: &State,
     db: &Result<Option<ArDatabase>, String>,
+    errors: bool,
 ) -> Option<ArResult> {
-    let (crcs, _) = state.ar.get(&track)?;
+    if track == 0 {
+        return Some(ArResult {
+            status: ArStatus::NotApplicable,
+            confidence: 0,
+            version: None,
+            total: 0,
+        });
+    }
+    let (crcs, range_errors) = state.ar.get(&track)?;
+    let errors = errors || *range_errors;
     Some(match db {
         Err(_) => ArResult {
             status: ArStatus::Offline,
             confidence: 0,
             version: None,
+            total: 0,
         },
         Ok(None) => ArResult {
             status: ArStatus::NotFound,
             confidence: 0,
             version: None,
+            total: 0,
         },
         Ok(Some(db)) => {
             // The database numbers audio tracks from 1.
             let m = db.compare(track, crcs.v1, crcs.v2);
             ArResult {
                 status: match m.status {
+                    DbStatus::Match if errors => ArStatus::MatchWithErrors,
                     DbStatus::Match => ArStatus::Match,
                     DbStatus::Mismatch => ArStatus::Mismatch,
                     DbStatus::NotFound => ArStatus::NotFound,
@@ -995,6 +1181,7 @@ fn ar_result(
                     ArVersion::V1 => 1,
                     ArVersion::V2 => 2,
                 }),
+                total: m.total_submissions,
             }
         }
     })
@@ -1012,10 +1199,11 @@ fn track_result(
     layout: &Layout,
 ) -> (TrackDone, LogTrack) {
     let crcs = state.ar.get(&track).map(|(c, _)| *c);
-    let accuraterip = ar_result(track, state, db).unwrap_or(ArResult {
+    let accuraterip = ar_result(track, state, db, st.has_errors()).unwrap_or(ArResult {
         status: ArStatus::NotFound,
         confidence: 0,
         version: None,
+        total: 0,
     });
     let suspicious: Vec<Suspicious> = merge(&st.suspicious)
         .into_iter()
@@ -1051,6 +1239,7 @@ fn track_result(
         done: done.clone(),
         pregap_sectors: pregap,
         zero_filled: st.zero_filled,
+        cache_defeated: !st.cache_short,
     };
     (done, log)
 }

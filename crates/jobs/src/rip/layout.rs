@@ -203,6 +203,43 @@ pub fn drop_htoa(layout: &mut Layout) {
     layout.htoa_file = false;
 }
 
+/// The sheet with only the files `keep` marks (by index into
+/// `sheet.files`; missing entries count as dropped): indexes that lay in a
+/// dropped file are left out, and tracks without their INDEX 01 with them.
+/// What a rip of some of the tracks (`--tracks`) describes.
+pub fn keep_files(sheet: &CueSheet, keep: &[bool]) -> CueSheet {
+    let mut out = sheet.clone();
+    let mut map: Vec<Option<usize>> = Vec::with_capacity(sheet.files.len());
+    let mut next = 0;
+    for i in 0..sheet.files.len() {
+        if keep.get(i).copied().unwrap_or(false) {
+            map.push(Some(next));
+            next += 1;
+        } else {
+            map.push(None);
+        }
+    }
+    out.files = sheet
+        .files
+        .iter()
+        .zip(&map)
+        .filter(|(_, m)| m.is_some())
+        .map(|(f, _)| f.clone())
+        .collect();
+    for t in &mut out.tracks {
+        t.indexes
+            .retain_mut(|i| match map.get(i.file).copied().flatten() {
+                Some(n) => {
+                    i.file = n;
+                    true
+                }
+                None => false,
+            });
+    }
+    out.tracks.retain(|t| t.index(1).is_some());
+    out
+}
+
 /// AccurateRip's range of each audio track.
 fn ar_ranges(audio: &Disc) -> Vec<(u8, Range<Lba>)> {
     let mut out = Vec::new();
@@ -343,6 +380,20 @@ mod tests {
         assert!(t1.index(0).is_none());
         assert_eq!(t1.index(1).map(|i| (i.file, i.position)), Some((0, 0)));
         assert_eq!(l.sheet.tracks[1].index(0).map(|i| i.file), Some(0));
+    }
+
+    #[test]
+    fn a_sheet_of_some_files_keeps_their_tracks() {
+        let l = plan(&disc_with_gaps(false), Gaps::Append, false).unwrap();
+        // Files 1 and 3 of 3: track 2 goes; track 3's gap was in file 2.
+        let s = keep_files(&l.sheet, &[true, false, true]);
+        assert_eq!(s.files.len(), 2);
+        let numbers: Vec<u8> = s.tracks.iter().map(|t| t.number).collect();
+        assert_eq!(numbers, vec![1, 3]);
+        let t3 = &s.tracks[1];
+        assert!(t3.index(0).is_none());
+        assert_eq!(t3.index(1).map(|i| (i.file, i.position)), Some((1, 0)));
+        assert_eq!(keep_files(&l.sheet, &[true, true, true]), l.sheet);
     }
 
     #[test]

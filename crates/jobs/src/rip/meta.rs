@@ -8,7 +8,7 @@ use aj_cd::id::DiscIds;
 use aj_codec::tags::{Picture, PictureKind, TagKey, Tags};
 use aj_lookup::coverart::CoverSize;
 use aj_lookup::musicbrainz::MbRelease;
-use aj_lookup::Lookup;
+use aj_lookup::{Lookup, Service};
 
 use super::ReleaseChoice;
 
@@ -48,29 +48,34 @@ pub struct TrackMeta {
 pub type Chooser<'a> = &'a (dyn Fn(&[ReleaseChoice]) -> Option<usize> + Sync);
 
 /// Looks the disc up (when `lookup` is given) and falls back as the module
-/// doc says. `wanted` is `--release`.
+/// doc says. `wanted` is `--release`; the services in `off` are not asked
+/// (their address is not valid: the caller said so).
 pub fn resolve(
     disc: &Disc,
     ids: Option<&DiscIds>,
     lookup: Option<&Lookup>,
+    off: &[Service],
     wanted: Option<&str>,
     choose: Option<Chooser<'_>>,
 ) -> AlbumMeta {
     let mut meta = AlbumMeta::default();
     let audio: Vec<u8> = disc.audio_tracks().map(|t| t.number).collect();
     if let Some(lookup) = lookup {
-        match lookup.musicbrainz_disc(disc) {
-            Ok(releases) if !releases.is_empty() => {
-                from_musicbrainz(&mut meta, releases, &audio, wanted, choose);
+        let mb = !off.contains(&Service::MusicBrainz);
+        if mb {
+            match lookup.musicbrainz_disc(disc) {
+                Ok(releases) if !releases.is_empty() => {
+                    from_musicbrainz(&mut meta, releases, &audio, wanted, choose);
+                }
+                Ok(_) => meta.notes.push(match ids {
+                    Some(i) => format!("MusicBrainz: disc ID {} not found", i.musicbrainz),
+                    None => "MusicBrainz: disc not found".into(),
+                }),
+                Err(e) => meta.notes.push(e.to_string()),
             }
-            Ok(_) => meta.notes.push(match ids {
-                Some(i) => format!("MusicBrainz: disc ID {} not found", i.musicbrainz),
-                None => "MusicBrainz: disc not found".into(),
-            }),
-            Err(e) => meta.notes.push(e.to_string()),
         }
         // A release asked for by MBID that the disc ID did not list.
-        if meta.release.is_none() {
+        if mb && meta.release.is_none() {
             if let Some(id) = wanted {
                 match lookup.musicbrainz_release(id) {
                     Ok(Some(r)) => from_musicbrainz(&mut meta, vec![r], &audio, wanted, None),
@@ -81,10 +86,14 @@ pub fn resolve(
                 }
             }
         }
-        if meta.release.is_none() {
+        if meta.release.is_none() && !off.contains(&Service::GnuDb) {
             gnudb(&mut meta, disc, lookup, &audio);
         }
-        if let Some(r) = &meta.release {
+        if let Some(r) = meta
+            .release
+            .as_ref()
+            .filter(|_| !off.contains(&Service::CoverArt))
+        {
             match lookup.front_cover(&r.id, CoverSize::Px1200) {
                 Ok(Some(img)) => {
                     let mut p = Picture::new(PictureKind::FrontCover, "", img.bytes);
@@ -115,8 +124,16 @@ pub fn resolve(
         if t.artist.trim().is_empty() {
             t.artist = meta.artist.clone();
         }
-        if t.isrc.is_none() {
-            t.isrc = disc.track(n).and_then(|t| t.isrc.clone());
+        // The ISRC read from the disc (sub-channel Q, mode 3) is the
+        // pressing's own: it wins; the service's only fills a gap.
+        if let Some(own) = disc.track(n).and_then(|t| t.isrc.clone()) {
+            if let Some(other) = t.isrc.as_ref().filter(|o| !o.eq_ignore_ascii_case(&own)) {
+                meta.notes.push(format!(
+                    "track {n}: the disc's ISRC {own} is used; {} lists {other}",
+                    meta.source
+                ));
+            }
+            t.isrc = Some(own);
         }
     }
     meta

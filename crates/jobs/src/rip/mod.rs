@@ -112,6 +112,14 @@ pub struct RipSpec {
     /// Characters replaced in names made by the template.
     #[serde(default)]
     pub safe_names: crate::naming::SafeNames,
+    /// The tracks to rip (0: hidden track one audio); empty: every track.
+    /// AccurateRip still checks each one; the cue sheet and the log list
+    /// the tracks finished in the folder.
+    #[serde(default)]
+    pub tracks: Vec<u8>,
+    /// Use the drive's C2 error pointers when it has them (default on).
+    #[serde(default = "yes")]
+    pub use_c2: bool,
 }
 
 fn flac() -> Format {
@@ -145,9 +153,99 @@ impl RipSpec {
             speed_kbs: None,
             name: None,
             safe_names: crate::naming::SafeNames::default(),
+            tracks: Vec::new(),
+            use_c2: true,
         }
     }
 }
+
+/// Parses a track list as `--tracks` takes it: numbers and ranges
+/// separated by commas (`1-3,5`; `0` is hidden track one audio). The
+/// result is sorted, without repeats.
+///
+/// # Errors
+/// A part that is not a number from 0 to 99 or a range of two such
+/// numbers in order, named in the message.
+pub fn parse_track_list(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = std::collections::BTreeSet::new();
+    let num = |p: &str| -> Result<u8, String> {
+        p.trim()
+            .parse::<u8>()
+            .ok()
+            // Red Book: track numbers run from 1 to 99.
+            .filter(|&n| n <= 99)
+            .ok_or_else(|| format!("\"{}\" is not a track number from 0 to 99", p.trim()))
+    };
+    for part in s.split(',') {
+        if part.trim().is_empty() {
+            return Err(format!("\"{s}\": an empty entry in the track list"));
+        }
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("\"{}\": a range must go up ({b}-{a})", part.trim()));
+                }
+                out.extend(a..=b);
+            }
+            None => {
+                out.insert(num(part)?);
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Parses a read speed as `--speed` takes it: `max`, a multiple of real
+/// time (`8x`, `8×`, `8`) or kB/s (`1411k`, `1411kbs`, `1411kb/s`), into
+/// the kB/s SET CD SPEED takes (`None` for `max`).
+///
+/// MMC-6 §6.37 (SET CD SPEED): the Logical Unit Read Speed is in kbytes/s,
+/// and 1× of CD-DA is 176.4 kB/s (75 sectors of 2352 bytes a second), which
+/// drives and tools round to 176.
+///
+/// # Errors
+/// Anything else, or a speed outside 1× to 0xFFFE kB/s (0xFFFF means
+/// "the maximum" in SET CD SPEED).
+pub fn parse_speed(s: &str) -> Result<Option<u16>, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "max" || t == "maximum" {
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "\"{s}\" is not a read speed: give a multiple of real time (8x), kB/s (1411k) or max"
+        )
+    };
+    let (number, kbs) = if let Some(n) = t
+        .strip_suffix("kb/s")
+        .or_else(|| t.strip_suffix("kbs"))
+        .or_else(|| t.strip_suffix('k'))
+    {
+        (n, true)
+    } else {
+        (
+            t.strip_suffix('x')
+                .or_else(|| t.strip_suffix('\u{d7}'))
+                .unwrap_or(&t),
+            false,
+        )
+    };
+    let v: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(bad());
+    }
+    let kb = if kbs { v } else { v * SPEED_1X_KBS };
+    if !(SPEED_1X_KBS.floor()..=f64::from(u16::MAX - 1)).contains(&kb.round()) {
+        return Err(format!(
+            "\"{s}\" is out of range (1x to 371x, 176 to 65534 kB/s)"
+        ));
+    }
+    Ok(Some(kb.round() as u16))
+}
+
+/// kB/s of 1× CD-DA (75 sectors × 2352 bytes per second / 1000).
+pub const SPEED_1X_KBS: f64 = 176.4;
 
 /// How a track compares with the AccurateRip database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +259,20 @@ pub enum ArStatus {
     NotFound,
     /// The database could not be asked (offline, or `--offline`).
     Offline,
+    /// The checksum is in the database, but the read had errors
+    /// (suspicious positions, or test and copy CRCs that differ): the
+    /// track is not called accurate, and counts as not accurate.
+    MatchWithErrors,
+    /// AccurateRip does not cover this track (hidden track one audio,
+    /// before track 1's INDEX 01, is in no AccurateRip checksum).
+    NotApplicable,
+}
+
+impl ArStatus {
+    /// True only for a clean match: the one status that means "accurate".
+    pub fn is_accurate(self) -> bool {
+        self == ArStatus::Match
+    }
 }
 
 /// A track's AccurateRip result.
@@ -171,6 +283,10 @@ pub struct ArResult {
     pub confidence: u32,
     /// Which checksum matched (1 or 2), when one did.
     pub version: Option<u8>,
+    /// Submissions the database holds for this track over all its records
+    /// (the "of M" of "confidence N of M"; 0 when the disc is not known).
+    #[serde(default)]
+    pub total: u32,
 }
 
 /// A stretch of a track that never read consistently.
@@ -209,6 +325,19 @@ pub struct TrackDone {
     pub suspicious: Vec<Suspicious>,
     /// The output was decoded again and compared.
     pub verified: bool,
+}
+
+impl TrackDone {
+    /// The test pass and the copy pass gave different CRCs.
+    pub fn test_differs(&self) -> bool {
+        self.test_crc32.as_ref().is_some_and(|t| *t != self.crc32)
+    }
+
+    /// The read had errors: suspicious positions, or test and copy differ.
+    /// Such a track is never called accurate.
+    pub fn has_errors(&self) -> bool {
+        !self.suspicious.is_empty() || self.test_differs()
+    }
 }
 
 /// A release the disc belongs to, as listed by the metadata service.
@@ -261,11 +390,57 @@ pub enum CtdbStatus {
 pub struct RipTotals {
     /// Tracks AccurateRip found accurate.
     pub accurate: usize,
-    /// Tracks the database knows with other checksums, or with suspicious
-    /// sectors.
+    /// Tracks the database knows with other checksums, and tracks whose
+    /// read had errors (suspicious positions, test and copy differ)
+    /// whatever the database says.
     pub inaccurate: usize,
     /// Tracks that could not be checked (not in the database, offline).
     pub unverified: usize,
     pub ctdb: CtdbStatus,
     pub ctdb_confidence: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn track_lists() {
+        assert_eq!(parse_track_list("1-3,5").unwrap(), vec![1, 2, 3, 5]);
+        assert_eq!(parse_track_list(" 5, 0,2-2,5").unwrap(), vec![0, 2, 5]);
+        for bad in ["", "1,", "3-1", "a", "100", "1-100", "-2"] {
+            assert!(parse_track_list(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn speeds() {
+        assert_eq!(parse_speed("max").unwrap(), None);
+        assert_eq!(parse_speed("1x").unwrap(), Some(176));
+        assert_eq!(parse_speed("8X").unwrap(), Some(1411));
+        assert_eq!(parse_speed("4\u{d7}").unwrap(), Some(706));
+        assert_eq!(parse_speed("24").unwrap(), Some(4234));
+        assert_eq!(parse_speed("1411k").unwrap(), Some(1411));
+        assert_eq!(parse_speed("2822 kb/s").unwrap(), Some(2822));
+        for bad in ["", "fast", "0", "-4x", "0.5x", "100k", "400x", "nan"] {
+            assert!(parse_speed(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn old_specs_still_parse_with_the_new_fields_defaulted() {
+        let s: RipSpec = serde_json::from_str(r#"{"output_dir": "x"}"#).unwrap();
+        assert!(s.tracks.is_empty());
+        assert!(s.use_c2);
+        assert_eq!(s, RipSpec::new(None, "x".into()));
+        let r: ArResult =
+            serde_json::from_str(r#"{"status": "match", "confidence": 3, "version": 2}"#).unwrap();
+        assert_eq!(r.total, 0);
+        assert_eq!(
+            serde_json::to_value(ArStatus::MatchWithErrors).unwrap(),
+            "match_with_errors"
+        );
+        assert!(ArStatus::Match.is_accurate() && !ArStatus::MatchWithErrors.is_accurate());
+    }
 }

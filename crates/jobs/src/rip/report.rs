@@ -20,6 +20,13 @@ pub struct LogTrack {
     pub pregap_sectors: i32,
     /// Samples filled with zeros because the drive cannot read outside the disc.
     pub zero_filled: u64,
+    /// Every range of the track was read with the drive's cache defeated.
+    #[serde(default = "yes")]
+    pub cache_defeated: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Everything the log is written from.
@@ -42,19 +49,81 @@ pub struct RipLog<'a> {
     pub errors: Vec<String>,
     pub interrupted: bool,
     pub htoa_silent: bool,
+    /// Tracks whose pre-emphasis was undone.
+    pub deemphasized: Vec<u8>,
+    /// `--tracks` (empty: every track).
+    pub selected: Vec<u8>,
 }
 
-/// "accurate (confidence 5, v2)" and its kin.
+/// "accurate (confidence 5 of 7, v2)" and its kin. Only a clean match
+/// starts with "accurate".
 pub fn ar_words(r: &ArResult) -> String {
+    let of = |n: u32| {
+        if r.total > 0 {
+            format!("{n} of {}", r.total)
+        } else {
+            n.to_string()
+        }
+    };
     match r.status {
         ArStatus::Match => format!(
             "accurate (confidence {}, v{})",
-            r.confidence,
+            of(r.confidence),
             r.version.unwrap_or(1)
+        ),
+        ArStatus::MatchWithErrors => format!(
+            "NOT VERIFIED: the checksum is in the database (confidence {}, v{}) but the read had errors",
+            of(r.confidence),
+            r.version.unwrap_or(1)
+        ),
+        ArStatus::Mismatch if r.total > 0 => format!(
+            "not accurate (the database's {} submissions have other checksums)",
+            r.total
         ),
         ArStatus::Mismatch => "not accurate (the database has other checksums)".into(),
         ArStatus::NotFound => "not in the database".into(),
         ArStatus::Offline => "not checked (offline)".into(),
+        ArStatus::NotApplicable => {
+            "not applicable (AccurateRip does not cover hidden track one audio)".into()
+        }
+    }
+}
+
+/// The log's cache line: the size assumed and whether it was defeated.
+fn cache_words(l: &RipLog<'_>) -> String {
+    let short: Vec<String> = l
+        .tracks
+        .iter()
+        .filter(|t| !t.cache_defeated)
+        .map(|t| {
+            if t.done.track == 0 {
+                "the hidden track".to_string()
+            } else {
+                t.done.track.to_string()
+            }
+        })
+        .collect();
+    let size = match (l.drive.cache_sectors, l.drive.cache_overridden) {
+        (0, false) => "the drive reports no cache".to_string(),
+        (0, true) => "none (given)".to_string(),
+        (n, true) => format!("{n} sectors (given)"),
+        (n, false) => format!("{n} sectors (as the drive reports)"),
+    };
+    let how = if !short.is_empty() {
+        format!(
+            "could not be defeated for track{} {} (the disc is too short beside the cache)",
+            if short.len() == 1 { "" } else { "s" },
+            short.join(", ")
+        )
+    } else if l.drive.cache_sectors == 0 {
+        "reads elsewhere between passes all the same".to_string()
+    } else {
+        "defeated by reading elsewhere between passes".to_string()
+    };
+    if l.spec.mode == aj_cd::rip::Mode::Burst {
+        format!("{size}; burst mode reads each sector once")
+    } else {
+        format!("{size}; {how}")
     }
 }
 
@@ -126,14 +195,14 @@ pub fn render(l: &RipLog<'_>) -> String {
             "not available"
         }
     );
+    let _ = writeln!(s, "Cache                   {}", cache_words(l));
     let _ = writeln!(
         s,
-        "Cache                   {} sectors{}, defeated by reading elsewhere between passes",
-        l.drive.cache_sectors,
-        if l.drive.cache_overridden {
-            " (given)"
-        } else {
-            ""
+        "Read speed              {}",
+        match (l.spec.speed_kbs, l.drive.speed_kbs) {
+            (None, _) => "the drive's own".to_string(),
+            (Some(_), Some(k)) => format!("{k} kB/s ({:.0}x)", f64::from(k) / super::SPEED_1X_KBS),
+            (Some(k), None) => format!("{k} kB/s asked; the drive refused SET CD SPEED"),
         }
     );
     let _ = writeln!(
@@ -173,10 +242,24 @@ pub fn render(l: &RipLog<'_>) -> String {
         }
     );
     if l.spec.deemphasize {
+        let list: Vec<String> = l.deemphasized.iter().map(u8::to_string).collect();
         let _ = writeln!(
             s,
-            "De-emphasis             applied to tracks flagged with pre-emphasis"
+            "De-emphasis             {}",
+            if list.is_empty() {
+                "asked for; no track was de-emphasised".to_string()
+            } else {
+                format!(
+                    "removed from track{} {} (the cue sheet no longer flags them PRE)",
+                    if list.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                )
+            }
         );
+    }
+    if !l.selected.is_empty() {
+        let list: Vec<String> = l.selected.iter().map(u8::to_string).collect();
+        let _ = writeln!(s, "Tracks asked for        {}", list.join(", "));
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "Metadata                {}", l.meta.source);
@@ -276,14 +359,28 @@ pub fn render(l: &RipLog<'_>) -> String {
                 ar_words(&d.accuraterip)
             );
         }
-        if d.suspicious.is_empty() {
-            let _ = writeln!(s, "  Copy OK");
-        } else {
+        if !t.cache_defeated {
+            let _ = writeln!(
+                s,
+                "  Cache                 not defeated: matching reads may have come from the cache"
+            );
+        }
+        if !d.suspicious.is_empty() {
             let _ = writeln!(s, "  Suspicious positions");
             for r in &d.suspicious {
                 let _ = writeln!(s, "    {} - {}", r.start, r.end);
             }
+        }
+        if d.test_differs() {
+            let _ = writeln!(
+                s,
+                "  Warning: test and copy CRCs differ: the copy is not trusted"
+            );
+        }
+        if d.has_errors() {
             let _ = writeln!(s, "  Copy finished with errors");
+        } else {
+            let _ = writeln!(s, "  Copy OK");
         }
         let _ = writeln!(s);
     }
@@ -331,14 +428,14 @@ pub fn render(l: &RipLog<'_>) -> String {
     }
     let files = l.files.len();
     let written = l.tracks.iter().filter(|t| t.done.file.is_some()).count();
-    let clean = l.tracks.iter().all(|t| t.done.suspicious.is_empty());
+    let clean = l.tracks.iter().all(|t| !t.done.has_errors());
     let _ = writeln!(
         s,
         "{}",
         if l.interrupted {
             format!("Rip interrupted: {written} of {files} files finished")
         } else if !clean {
-            "Some tracks have suspicious positions: the rip is not accurate".into()
+            "Some tracks were read with errors (suspicious positions, or test and copy differ): the rip is not accurate".into()
         } else if t.accurate > 0 && t.inaccurate == 0 && t.unverified == 0 {
             "All tracks accurately ripped".into()
         } else {
@@ -366,7 +463,25 @@ mod tests {
             status: ArStatus::Match,
             confidence: 7,
             version: Some(2),
+            total: 9,
         };
-        assert_eq!(ar_words(&r), "accurate (confidence 7, v2)");
+        assert_eq!(ar_words(&r), "accurate (confidence 7 of 9, v2)");
+        let suspect = ArResult {
+            status: ArStatus::MatchWithErrors,
+            ..r
+        };
+        assert!(!ar_words(&suspect).to_lowercase().contains("accurate"));
+        for status in [
+            ArStatus::Mismatch,
+            ArStatus::NotFound,
+            ArStatus::Offline,
+            ArStatus::NotApplicable,
+            ArStatus::MatchWithErrors,
+        ] {
+            assert!(
+                !ar_words(&ArResult { status, ..r }).starts_with("accurate"),
+                "{status:?}"
+            );
+        }
     }
 }
