@@ -457,7 +457,7 @@ is in place and checked (verified, or decoded again to its full length), never
 for a skipped or failed file, never when the output is the source.
 
 --join writes one image holding the inputs back to back, sample for sample,
-and NAME.cue beside it (FLAC images carry the sheet in a CUESHEET tag too).
+and NAME.cue beside it (FLAC images carry the sheet in a CUESHEET tag and block too).
 Order: by disc then track number when every input has one, else as given (a
 folder's files in natural order); the order is printed first. All inputs must
 share rate and channels (or use --rate/--channels); the depth is the highest,
@@ -544,7 +544,7 @@ pub struct ConvertArgs {
     pub dsp: DspArgs,
 
     /// Join the inputs into ONE file (an image) holding them back to back, with a cue sheet
-    /// beside it (NAME.cue; in FLAC also a CUESHEET tag); a folder joins its audio files
+    /// beside it (NAME.cue; in FLAC also a CUESHEET tag and block); a folder joins its audio files
     #[arg(long)]
     pub join: bool,
 

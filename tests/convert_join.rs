@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aj_cd::cue::CueSheet;
+use aj_codec::tags::cuesheet::{self, CueSheetBlock};
 use aj_codec::tags::{self, TagKey, Tags};
 use aj_codec::Format;
 use util::{decode_all, run, s};
@@ -48,6 +49,24 @@ fn album(dir: &Path) -> (PathBuf, Vec<Vec<i32>>) {
         );
     }
     (d, vec![one, two, three])
+}
+
+/// The CUESHEET metadata block of a FLAC file, if it has one.
+fn cuesheet_block(path: &Path) -> Option<CueSheetBlock> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..4], b"fLaC");
+    let mut at = 4;
+    loop {
+        let h = &bytes[at..at + 4];
+        let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+        if h[0] & 0x7F == cuesheet::BLOCK_TYPE {
+            return Some(CueSheetBlock::parse(&bytes[at + 4..at + 4 + len]).unwrap());
+        }
+        if h[0] & 0x80 != 0 {
+            return None;
+        }
+        at += 4 + len;
+    }
 }
 
 fn tagged_wav(path: &Path, samples: &[i32], rate: u32, pairs: &[(&str, &str)]) {
@@ -178,6 +197,45 @@ fn join_to_flac_and_wav_holds_the_tracks_and_a_cue_sheet() {
         let embedded = t.get(&TagKey::Other("CUESHEET".into()));
         if format == "flac" {
             assert_eq!(CueSheet::parse(embedded.unwrap()).unwrap(), sheet);
+            // And a CD-DA CUESHEET block, as flac --cuesheet writes it.
+            let block = cuesheet_block(&image).unwrap();
+            assert!(block.is_cd);
+            assert_eq!(block.lead_in, 88_200);
+            assert_eq!(block.mcn, "4006381333931");
+            let total = lengths.iter().sum::<usize>() as u64;
+            let offsets: Vec<(u8, u64)> =
+                block.tracks.iter().map(|t| (t.number, t.offset)).collect();
+            let sample = |f: u32| u64::from(f) * CD_FRAME as u64;
+            assert_eq!(
+                offsets,
+                [(1, 0), (2, sample(f1)), (3, sample(f2)), (170, total)]
+            );
+            // metaflac reads the block back as the same sheet.
+            if aj_testkit::have_tool("metaflac") {
+                let o = Command::new("metaflac")
+                    .arg("--export-cuesheet-to=-")
+                    .arg(&image)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                let exported = CueSheet::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
+                let positions: Vec<u32> = exported
+                    .tracks
+                    .iter()
+                    .map(|t| t.index(1).unwrap().position)
+                    .collect();
+                assert_eq!(positions, starts);
+                assert_eq!(exported.catalog, sheet.catalog);
+            }
+            if aj_testkit::have_tool("flac") {
+                let o = Command::new("flac")
+                    .arg("-t")
+                    .arg("-s")
+                    .arg(&image)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            }
         } else {
             assert_eq!(embedded, None);
         }
@@ -322,7 +380,40 @@ fn a_track_between_cd_frames_is_rounded_with_a_note() {
     assert_eq!(sheet.tracks[1].index(1).unwrap().position, 11);
     // The image itself stays exact.
     let (_, got) = decode_all(&out.join("whole.wav"));
-    assert_eq!(got, concat(&[a, b]));
+    assert_eq!(got, concat(&[a.clone(), b.clone()]));
+
+    // In FLAC, the CUESHEET block keeps the exact start: not whole CD
+    // frames, so not a CD-DA sheet.
+    let r = run(&[
+        "convert",
+        "--join",
+        s(&d.join("1.wav")),
+        s(&d.join("2.wav")),
+        "-f",
+        "flac",
+        "-o",
+        s(&dir.path().join("flac")),
+        "--image-name",
+        "whole",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let image = dir.path().join("flac").join("whole.flac");
+    let block = cuesheet_block(&image).unwrap();
+    assert!(!block.is_cd);
+    let first = (a.len() / 2) as u64;
+    let offsets: Vec<(u8, u64)> = block.tracks.iter().map(|t| (t.number, t.offset)).collect();
+    assert_eq!(
+        offsets,
+        [(1, 0), (2, first), (255, first + (b.len() / 2) as u64)]
+    );
+    if aj_testkit::have_tool("flac") {
+        let o = Command::new("flac")
+            .args(["-t", "-s"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 }
 
 #[test]

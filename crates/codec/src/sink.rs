@@ -47,6 +47,8 @@ pub struct FileSink {
     pending: PendingOutput,
     encoder: Box<dyn Encoder>,
     digest: Option<SampleDigest>,
+    /// FLAC metadata blocks written with the tags.
+    blocks: Vec<(u8, Vec<u8>)>,
 }
 
 impl FileSink {
@@ -68,6 +70,7 @@ impl FileSink {
             pending,
             encoder,
             digest,
+            blocks: Vec::new(),
         })
     }
 
@@ -75,6 +78,22 @@ impl FileSink {
     /// something from the audio itself (its loudness) adds to them until then.
     pub fn tags_mut(&mut self) -> &mut Tags {
         &mut self.options.tags
+    }
+
+    /// A FLAC metadata block (type, body) to write with the tags, replacing
+    /// any of its type ([`tags::write_with_blocks`]).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the output is not FLAC.
+    pub fn add_flac_block(&mut self, ty: u8, body: Vec<u8>) -> Result<(), Error> {
+        if self.options.format != Format::Flac {
+            return Err(Error::Unsupported(format!(
+                "metadata blocks belong to FLAC, not .{} files",
+                self.options.format.extension()
+            )));
+        }
+        self.blocks.push((ty, body));
+        Ok(())
     }
 
     /// True when [`FileSink::finish_verified`] will verify the output.
@@ -119,10 +138,11 @@ impl FileSink {
             pending,
             encoder,
             digest,
+            blocks,
         } = self;
         encoder.finish()?;
-        if !options.tags.is_empty() {
-            tags::write(pending.temp_path(), options.format, &options.tags)?;
+        if !options.tags.is_empty() || !blocks.is_empty() {
+            tags::write_with_blocks(pending.temp_path(), options.format, &options.tags, &blocks)?;
         }
         // A FLAC output may be read back on two threads when the job has a
         // thread to spare.

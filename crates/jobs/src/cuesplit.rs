@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use aj_cd::cue::{rem, CueSheet, CueTrack, Flags, TrackType};
 use aj_codec::decode::{self, Decoder, MediaInfo};
+use aj_codec::tags::cuesheet::{CueSheetBlock, LEADOUT_CD, LEADOUT_OTHER};
 use aj_codec::tags::{TagKey, Tags};
 use aj_core::{AudioSpec, Block, CancelToken, Frames, Samples, Source};
 
@@ -727,18 +728,7 @@ pub fn referenced_files(cue: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// FLAC metadata block types, RFC 9639 §8.1 table 2.
 const FLAC_VORBIS_COMMENT: u8 = 4;
-const FLAC_CUESHEET: u8 = 5;
-/// RFC 9639 §8.7: the fixed part of a CUESHEET block (MCN 128 bytes, lead-in
-/// samples 8, flag and reserved 259, track count 1).
-const CUESHEET_HEADER_LEN: usize = 128 + 8 + 259 + 1;
-/// A CUESHEET track: offset 8, number 1, ISRC 12, flags and reserved 14,
-/// index point count 1.
-const CUESHEET_TRACK_LEN: usize = 8 + 1 + 12 + 14 + 1;
-/// An index point: offset 8, number 1, reserved 3.
-const CUESHEET_INDEX_LEN: usize = 8 + 1 + 3;
-/// The lead-out's track number on a CD (RFC 9639 §8.7.1); 255 elsewhere.
-const LEADOUT_CD: u8 = 170;
-const LEADOUT_OTHER: u8 = 255;
+const FLAC_CUESHEET: u8 = aj_codec::tags::cuesheet::BLOCK_TYPE;
 
 /// The sheet a FLAC file carries: its `CUESHEET` comment (cue text, which
 /// has titles) when present and valid, else its CUESHEET block. `None` for
@@ -824,27 +814,12 @@ fn cuesheet_comment(body: &[u8]) -> Option<String> {
     None
 }
 
-fn be64(b: &[u8], at: usize) -> Option<u64> {
-    let s = b.get(at..at + 8)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(s);
-    Some(u64::from_be_bytes(a))
-}
-
 fn from_block(image: &Path, block: &[u8]) -> Result<CueSource, String> {
     let origin = CueOrigin::Embedded(image.to_path_buf());
     let bad = |what: &str| format!("{origin}: the CUESHEET block is damaged ({what})");
     let file = probe(image)?;
-    let text = |b: &[u8]| -> String {
-        String::from_utf8_lossy(b)
-            .trim_end_matches('\0')
-            .trim()
-            .to_string()
-    };
-    let mcn = text(block.get(..128).ok_or_else(|| bad("too short"))?);
-    let count = *block
-        .get(CUESHEET_HEADER_LEN - 1)
-        .ok_or_else(|| bad("too short"))?;
+    let parsed = CueSheetBlock::parse(block).map_err(|e| format!("{origin}: {e}"))?;
+    let mcn = parsed.mcn;
     let mut sheet = CueSheet {
         catalog: (mcn.len() == 13 && mcn.chars().all(|c| c.is_ascii_digit())).then_some(mcn),
         files: vec![aj_cd::cue::CueFile {
@@ -857,34 +832,19 @@ fn from_block(image: &Path, block: &[u8]) -> Result<CueSource, String> {
         ..CueSheet::default()
     };
     let mut marks = Vec::new();
-    let mut at = CUESHEET_HEADER_LEN;
-    for _ in 0..count {
-        let t = block
-            .get(at..at + CUESHEET_TRACK_LEN)
-            .ok_or_else(|| bad("a track is cut short"))?;
-        let offset = be64(t, 0).ok_or_else(|| bad("a track is cut short"))?;
-        let number = t[8];
-        let isrc = text(&t[9..21]);
-        let audio = t[21] & 0x80 == 0;
-        let pre = t[21] & 0x40 != 0;
-        let points = usize::from(t[35]);
-        at += CUESHEET_TRACK_LEN;
+    for t in parsed.tracks {
+        let (number, offset) = (t.number, t.offset);
         let mut index0 = None;
         let mut index1 = None;
-        for _ in 0..points {
-            let p = block
-                .get(at..at + CUESHEET_INDEX_LEN)
-                .ok_or_else(|| bad("an index point is cut short"))?;
-            let off = be64(p, 0).ok_or_else(|| bad("an index point is cut short"))?;
+        for p in &t.indexes {
             let frame = offset
-                .checked_add(off)
+                .checked_add(p.offset)
                 .ok_or_else(|| bad("an offset overflows"))?;
-            match p[8] {
+            match p.number {
                 0 => index0 = Some(frame),
                 1 => index1 = Some(frame),
                 _ => {}
             }
-            at += CUESHEET_INDEX_LEN;
         }
         if number == LEADOUT_CD || number == LEADOUT_OTHER {
             continue;
@@ -898,7 +858,7 @@ fn from_block(image: &Path, block: &[u8]) -> Result<CueSource, String> {
         let index1 = index1.unwrap_or(offset);
         marks.push(Mark {
             number,
-            audio,
+            audio: t.audio,
             index0: index0
                 .filter(|&f| f < index1)
                 .map(|frame| Pos { file: 0, frame }),
@@ -909,16 +869,16 @@ fn from_block(image: &Path, block: &[u8]) -> Result<CueSource, String> {
         });
         sheet.tracks.push(CueTrack {
             number,
-            kind: if audio {
+            kind: if t.audio {
                 TrackType::Audio
             } else {
                 TrackType::Mode1_2352
             },
             flags: Flags {
-                pre,
+                pre: t.pre_emphasis,
                 ..Flags::default()
             },
-            isrc: aj_cd::disc::is_valid_isrc(&isrc).then_some(isrc),
+            isrc: aj_cd::disc::is_valid_isrc(&t.isrc).then_some(t.isrc),
             text: Default::default(),
             pregap: None,
             postgap: None,

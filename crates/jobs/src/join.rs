@@ -6,8 +6,8 @@
 //! cue sheet (`NAME.cue`, written by [`CueSheet`]'s writer) whose `INDEX 01`
 //! lines say where each track starts; a FLAC image also carries the sheet in
 //! a `CUESHEET` Vorbis comment, where foobar2000, DeaDBeeF and others look
-//! for it. (A FLAC `CUESHEET` metadata block, RFC 9639 §8.7, is not
-//! written: the tag writer only replaces Vorbis comments and pictures.)
+//! for it, and in a `CUESHEET` metadata block (RFC 9639 §8.7, as `flac
+//! --cuesheet` writes it; see [`flac_cuesheet`]).
 //!
 //! # Order
 //! By `DISCNUMBER`, then `TRACKNUMBER`, when every input has a track number
@@ -50,6 +50,7 @@ use aj_cd::disc::CdTextFields;
 use aj_codec::encode;
 use aj_codec::output::PendingOutput;
 use aj_codec::sink::{FileSink, FileSinkOptions};
+use aj_codec::tags::cuesheet::{self, CueSheetBlock};
 use aj_codec::tags::{TagKey, Tags};
 use aj_codec::{decode, tags, Format};
 use aj_core::{AudioSpec, CancelToken, Processor, SampleFormat, Sink};
@@ -602,6 +603,66 @@ pub struct Inexact {
     pub frame: u32,
 }
 
+/// The FLAC `CUESHEET` block (RFC 9639 §8.7) of an image of `total`
+/// samples whose tracks start at `starts`, with `sheet` (from [`build_cue`])
+/// for their numbers and ISRCs and the catalog number. CD audio (44.1 kHz,
+/// stereo, 16-bit, a length of whole CD frames) gets a CD-DA sheet whose
+/// offsets are the frames the text sheet says, as `flac --cuesheet` writes
+/// it; anything else a sheet of the exact samples.
+///
+/// # Errors
+/// When the sheet and the starts disagree in number.
+pub fn flac_cuesheet(
+    sheet: &CueSheet,
+    spec: AudioSpec,
+    starts: &[u64],
+    total: u64,
+) -> Result<CueSheetBlock, String> {
+    use aj_codec::tags::cuesheet::{
+        BlockIndex, BlockTrack, CD_FRAME_SAMPLES, CD_LEAD_IN, LEADOUT_CD, LEADOUT_OTHER,
+    };
+    if sheet.tracks.len() != starts.len() {
+        return Err(format!(
+            "{} tracks in the sheet, {} starts",
+            sheet.tracks.len(),
+            starts.len()
+        ));
+    }
+    let is_cd = spec.sample_rate == 44_100
+        && spec.channels == 2
+        && spec.format == SampleFormat::Int { bits: 16 }
+        && total.is_multiple_of(CD_FRAME_SAMPLES);
+    let mut tracks = Vec::with_capacity(starts.len() + 1);
+    for (t, &start) in sheet.tracks.iter().zip(starts) {
+        let offset = match (is_cd, t.indexes.first()) {
+            (true, Some(i)) => u64::from(i.position) * CD_FRAME_SAMPLES,
+            _ => start,
+        };
+        tracks.push(BlockTrack {
+            offset,
+            number: t.number,
+            isrc: t.isrc.clone().unwrap_or_default(),
+            audio: true,
+            pre_emphasis: t.flags.pre,
+            indexes: vec![BlockIndex {
+                offset: 0,
+                number: 1,
+            }],
+        });
+    }
+    tracks.push(BlockTrack {
+        offset: total,
+        number: if is_cd { LEADOUT_CD } else { LEADOUT_OTHER },
+        ..BlockTrack::default()
+    });
+    Ok(CueSheetBlock {
+        mcn: sheet.catalog.clone().unwrap_or_default(),
+        lead_in: if is_cd { CD_LEAD_IN } else { 0 },
+        is_cd,
+        tracks,
+    })
+}
+
 /// The cue sheet of an image named `file` (its file name) holding tracks
 /// tagged `tags` that start at `starts` (samples at `rate` Hz; the first is
 /// 0). Returns the sheet and the tracks whose start had to be rounded to a
@@ -1004,6 +1065,16 @@ fn run_plan(
     if spec.format == Format::Flac {
         sink.tags_mut()
             .set(TagKey::Other("CUESHEET".into()), sheet.to_string());
+        match flac_cuesheet(&sheet, target, &starts, written).and_then(|b| b.to_bytes()) {
+            Ok(body) => sink
+                .add_flac_block(cuesheet::BLOCK_TYPE, body)
+                .map_err(|e| out_err(e.to_string()))?,
+            Err(e) => on_event(Event::Warning {
+                message: format!(
+                    "no CUESHEET metadata block in the image ({e}); the sheet is in its CUESHEET tag and the .cue file"
+                ),
+            }),
+        }
     }
     if sink.verifies() {
         on_event(Event::Stage {

@@ -39,7 +39,19 @@ fn read_exact_or(f: &mut File, buf: &mut [u8], what: &str) -> Result<(), Error> 
     })
 }
 
-pub(super) fn write(path: &Path, tags: &Tags) -> Result<(), Error> {
+/// Writes `tags` (and `extra` blocks, each replacing the blocks of its type)
+/// into the FLAC file at `path`.
+pub(super) fn write(path: &Path, tags: &Tags, extra: &[(u8, Vec<u8>)]) -> Result<(), Error> {
+    if let Some((ty, _)) = extra.iter().find(|(ty, _)| {
+        matches!(
+            *ty,
+            STREAMINFO | PADDING | VORBIS_COMMENT | PICTURE | FORBIDDEN
+        )
+    }) {
+        return Err(bad(format!(
+            "metadata block type {ty} is not one to add beside the tags"
+        )));
+    }
     let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let mut magic = [0u8; 4];
     read_exact_or(&mut f, &mut magic, "no stream marker")?;
@@ -68,7 +80,7 @@ pub(super) fn write(path: &Path, tags: &Tags) -> Result<(), Error> {
                 read_exact_or(&mut f, &mut body, "block body")?;
                 if ty == VORBIS_COMMENT {
                     vendor = old_vendor(&body);
-                } else {
+                } else if !extra.iter().any(|(t, _)| *t == ty) {
                     kept.push((ty, body));
                 }
             }
@@ -85,16 +97,17 @@ pub(super) fn write(path: &Path, tags: &Tags) -> Result<(), Error> {
 
     let vendor = vendor.unwrap_or_else(|| format!("AudioJuggler {}", env!("CARGO_PKG_VERSION")));
     let mut blocks = kept;
+    blocks.extend(extra.iter().cloned());
     blocks.push((VORBIS_COMMENT, comment_block(&vendor, tags)));
     for p in &tags.pictures {
         blocks.push((PICTURE, vorbis::flac_picture_bytes(p, false)));
     }
     for (ty, body) in &blocks {
         if body.len() > MAX_BLOCK_LEN {
-            let what = if *ty == PICTURE {
-                "a picture"
-            } else {
-                "the tags"
+            let what = match *ty {
+                PICTURE => "a picture",
+                VORBIS_COMMENT => "the tags",
+                _ => "a metadata block",
             };
             return Err(bad(format!(
                 "{what} take {} bytes; a FLAC metadata block holds at most 16 MiB",

@@ -29,6 +29,7 @@ use std::path::Path;
 
 use crate::{Error, Format};
 
+pub mod cuesheet;
 mod flac;
 mod id3;
 mod keys;
@@ -411,8 +412,31 @@ pub fn read(path: &Path) -> Result<Tags, Error> {
 /// over 16 MiB in FLAC); [`Error::Unsupported`] for layouts this writer does
 /// not handle (an Ogg stream whose header shares a page with audio).
 pub fn write(path: &Path, format: Format, tags: &Tags) -> Result<(), Error> {
+    write_with_blocks(path, format, tags, &[])
+}
+
+/// [`write`], and for FLAC also the metadata `blocks` given (type and
+/// body, e.g. a [`cuesheet::CueSheetBlock`]), each replacing any block of
+/// its type in the file. Other formats refuse extra blocks.
+///
+/// # Errors
+/// As [`write`]; [`Error::Unsupported`] for blocks outside FLAC, and
+/// [`Error::Tags`] for a block type the tags own (STREAMINFO, PADDING,
+/// VORBIS_COMMENT, PICTURE) or one over 16 MiB.
+pub fn write_with_blocks(
+    path: &Path,
+    format: Format,
+    tags: &Tags,
+    blocks: &[(u8, Vec<u8>)],
+) -> Result<(), Error> {
+    if !blocks.is_empty() && format != Format::Flac {
+        return Err(Error::Unsupported(format!(
+            "metadata blocks belong to FLAC, not .{} files",
+            format.extension()
+        )));
+    }
     match format {
-        Format::Flac => flac::write(path, tags),
+        Format::Flac => flac::write(path, tags, blocks),
         Format::Ogg => ogg::write(path, ogg::Codec::Vorbis, tags),
         Format::Opus => ogg::write(path, ogg::Codec::Opus, tags),
         Format::Mp3 => id3::write_mp3(path, tags),
