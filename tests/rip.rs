@@ -178,10 +178,15 @@ fn demo_rip_matches_independent_checksums_and_seals_its_log() {
         "{}",
         ok.stdout
     );
+    let cache_line = text_of(&log)
+        .lines()
+        .find(|l| l.starts_with("Cache "))
+        .unwrap_or_default()
+        .to_string();
     assert!(
-        text_of(&log).contains(
-            "Cache                   the drive reports no cache; reads elsewhere between passes all the same"
-        ),
+        cache_line.starts_with("Cache                   the drive reports no cache")
+            && cache_line.contains("not measured: reads come faster than a CD spins")
+            && cache_line.ends_with("; reads elsewhere between passes all the same"),
         "{}",
         text_of(&log)
     );
@@ -953,6 +958,34 @@ fn a_cache_that_cannot_be_defeated_is_said() {
             .contains("could not be defeated")),
         "{}",
         r.stdout
+    );
+}
+
+#[test]
+fn a_cache_the_drive_does_not_report_is_measured_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("measured");
+    // 1024 sectors of cache, reported as none, on a drive spinning at 40x
+    // (so reads take time and cached answers do not): the reader measures.
+    let r = offline(
+        "demo,cache=1024,buffer=0,speed=40",
+        &out,
+        &["--tracks", "1", "-f", "wav"],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let log = text_of(&out.join("The Virtual Players - AudioJuggler Demo Disc.log"));
+    let line = log.lines().find(|l| l.starts_with("Cache ")).unwrap();
+    let sectors: u32 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(sectors >= 1024, "{line}");
+    assert!(
+        (line.contains("(measured; the drive reports 0)") || line.contains("(assumed"))
+            && line.contains("[measurement: ")
+            && line.contains("defeated by reading elsewhere"),
+        "{line}"
     );
 }
 

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use aj_cd::disc::Disc;
 use aj_cd::mmc::{sense, Drive, Sense};
-use aj_cd::rip::{Error, Mode, Pass, RangeReport, ReadOptions, SecureReader};
+use aj_cd::rip::{
+    CacheCheck, CacheSource, CacheVerdict, Error, Mode, Pass, RangeReport, ReadOptions,
+    SecureReader,
+};
 use aj_cd::transport::{self, Direction, Transport};
 use aj_cd::virtual_drive::{Options, Stats, VirtualDrive};
 use aj_core::{CancelToken, Lba};
@@ -43,6 +46,8 @@ struct Spy {
     fail: Fail,
     fail_after: u64,
     reads: u64,
+    /// Every READ CD: first LBA, sectors, and how many came from the cache.
+    log: Arc<Mutex<Vec<(i32, u32, u64)>>>,
 }
 
 impl Transport for Spy {
@@ -79,8 +84,16 @@ impl Transport for Spy {
                 }
             }
         }
+        let hits = self.inner.stats().cache_hits;
         let r = self.inner.execute(cdb, direction, buf, timeout);
         *self.stats.lock().unwrap() = self.inner.stats();
+        if let Some(rc) = aj_cd::mmc::parse_read_cd_cdb(cdb) {
+            self.log.lock().unwrap().push((
+                rc.lba.0,
+                rc.count,
+                self.inner.stats().cache_hits - hits,
+            ));
+        }
         r
     }
 
@@ -93,6 +106,8 @@ impl Transport for Spy {
 struct TestDisc {
     disc: Disc,
     image: Vec<u8>,
+    /// The READ CD commands of the drives opened (see [`Spy::log`]).
+    log: Arc<Mutex<Vec<(i32, u32, u64)>>>,
 }
 
 impl TestDisc {
@@ -101,6 +116,7 @@ impl TestDisc {
         TestDisc {
             disc,
             image: pcm(sectors as usize, seed),
+            log: Arc::default(),
         }
     }
 
@@ -119,6 +135,7 @@ impl TestDisc {
             fail,
             fail_after,
             reads: 0,
+            log: self.log.clone(),
         };
         (Drive::new(Box::new(spy)), stats)
     }
@@ -724,4 +741,207 @@ fn a_vanishing_drive_stops_the_read() {
         }
         other => panic!("expected DriveGone, got {other}"),
     }
+}
+
+/// A drive that caches 1024 sectors but reports no buffer (`buffer=0`), with
+/// simulated read time so the cache can be timed.
+const HIDDEN_CACHE: &str = ",cache=1024,buffer=0,speed=150,corrupt=0.05,c2=no";
+
+/// Opens the reader with the cache measured; returns the stats before the
+/// read and the read's bytes and report.
+fn measured_read(
+    t: &TestDisc,
+    d: &mut Drive,
+    stats: &Arc<Mutex<Stats>>,
+    range: (i32, i32),
+) -> (aj_cd::rip::DriveReport, Stats, Vec<u8>, RangeReport) {
+    let mut r = SecureReader::new(d, &t.disc, opts(Mode::Secure, 0)).unwrap();
+    let report = r.drive_report().clone();
+    let before = *stats.lock().unwrap();
+    t.log.lock().unwrap().clear();
+    let mut got = Vec::new();
+    let rep = r
+        .read_range(
+            Lba(range.0)..Lba(range.1),
+            &mut |b| {
+                got.extend_from_slice(b);
+                Ok(())
+            },
+            &mut |_| {},
+            &CancelToken::new(),
+        )
+        .unwrap();
+    (report, before, got, rep)
+}
+
+/// Asserts that no READ CD since the log was cleared that read sectors read
+/// before got any of them from the cache. (A first read may come from the
+/// cache, filled by the measurement: that copy too was read from the disc.)
+fn assert_no_second_read_cached(t: &TestDisc) {
+    let log = t.log.lock().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut second_reads = 0;
+    for &(lba, count, hits) in log.iter() {
+        let again = (lba..lba + count as i32).any(|l| seen.contains(&l));
+        if again {
+            second_reads += 1;
+            assert_eq!(
+                hits, 0,
+                "a re-read of LBA {lba}+{count} came from the cache"
+            );
+        }
+        seen.extend(lba..lba + count as i32);
+    }
+    assert!(second_reads > 0);
+}
+
+#[test]
+fn a_cache_the_drive_does_not_report_is_measured_and_defeated() {
+    let t = TestDisc::new(4000, 22);
+    let (mut d, stats) = t.drive(&format!("{HIDDEN_CACHE},seed=1"));
+    let (report, before, got, rep) = measured_read(&t, &mut d, &stats, (1000, 3000));
+    assert_eq!(report.cache_reported, 0);
+    assert_eq!(report.cache_source, CacheSource::Measured, "{report:?}");
+    assert!(report.cache_sectors >= 1024, "{report:?}");
+    assert!(!report.cache_overridden);
+    let m = report.cache_measurement.as_ref().unwrap();
+    match m.verdict {
+        CacheVerdict::Holds { at_least, below } => {
+            assert!(at_least <= 1024 && 1024 < below, "{m:?}");
+        }
+        ref other => panic!("{other:?}"),
+    }
+    assert!(m.summary().contains("caches audio"), "{}", m.summary());
+    // The measurement did meet the cache; the read did not.
+    assert!(before.cache_hits > 0);
+    assert_same(
+        &got,
+        t.expected(1000, 3000),
+        "corrupt behind a hidden cache",
+    );
+    assert!(rep.suspicious.is_empty(), "{:?}", rep.suspicious);
+    assert!(rep.cache_defeated);
+    assert_no_second_read_cached(&t);
+
+    // Not measured, the same drive fools the reader.
+    let (mut d, _) = t.drive(",cache=1024,buffer=0,corrupt=0.05,c2=no,seed=1");
+    let mut r = SecureReader::with_cache_check(
+        &mut d,
+        &t.disc,
+        opts(Mode::Secure, 0),
+        CacheCheck::Never,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert_eq!(r.drive_report().cache_sectors, 0);
+    assert_eq!(r.drive_report().cache_measurement, None);
+    let mut got = Vec::new();
+    r.read_range(
+        Lba(1000)..Lba(1200),
+        &mut |b| {
+            got.extend_from_slice(b);
+            Ok(())
+        },
+        &mut |_| {},
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert_ne!(got, t.expected(1000, 1200));
+}
+
+#[test]
+fn a_drive_without_a_cache_measures_none() {
+    let t = TestDisc::new(2000, 23);
+    let (mut d, _) = t.drive(",speed=150");
+    let r = SecureReader::new(&mut d, &t.disc, opts(Mode::Secure, 0)).unwrap();
+    let report = r.drive_report();
+    let m = report.cache_measurement.as_ref().unwrap();
+    assert!(matches!(m.verdict, CacheVerdict::NoCache { .. }), "{m:?}");
+    assert!(report.cache_sectors <= 100, "{report:?}");
+    // Cheap: passes of 96 fresh sectors and 96 re-read (longer ones only
+    // when a busy host made a pass look cached).
+    assert!(m.sectors_read < 3000, "{m:?}");
+    assert!(m.summary().contains("no audio cache"), "{}", m.summary());
+}
+
+#[test]
+fn noisy_timing_still_defeats_the_cache() {
+    // One READ CD in four held up by up to twice a real read's time: cache
+    // hits then look like misses now and then.
+    let t = TestDisc::new(4000, 24);
+    for seed in [2, 3] {
+        let (mut d, stats) = t.drive(&format!("{HIDDEN_CACHE},stall=0.25,seed={seed}"));
+        let (report, before, got, rep) = measured_read(&t, &mut d, &stats, (2000, 2600));
+        assert!(report.cache_sectors >= 1024, "{report:?}");
+        assert_same(&got, t.expected(2000, 2600), "noisy timing");
+        assert!(rep.suspicious.is_empty());
+        let _ = (stats, before);
+        assert_no_second_read_cached(&t);
+    }
+}
+
+#[test]
+fn how_the_cache_size_is_chosen() {
+    let t = TestDisc::new(600, 25);
+    // An instant drive (no simulated time) cannot be timed: the reported
+    // size stays, and the report says why.
+    let (mut d, _) = t.drive("");
+    let r = SecureReader::new(&mut d, &t.disc, opts(Mode::Secure, 0)).unwrap();
+    let rep = r.drive_report();
+    assert_eq!(rep.cache_source, CacheSource::Reported);
+    let m = rep.cache_measurement.as_ref().unwrap();
+    if m.verdict == CacheVerdict::Untimed {
+        assert_eq!(rep.cache_sectors, 0);
+        assert!(m.summary().contains("not measured"), "{}", m.summary());
+    }
+    // A reported buffer is used as it is, unless measuring always.
+    let (mut d, _) = t.drive(",cache=100");
+    let r = SecureReader::new(&mut d, &t.disc, opts(Mode::Secure, 0)).unwrap();
+    assert_eq!(
+        (
+            r.drive_report().cache_sectors,
+            r.drive_report().cache_source
+        ),
+        (100, CacheSource::Reported)
+    );
+    assert_eq!(r.drive_report().cache_measurement, None);
+    // Given, it is never measured.
+    let (mut d, _) = t.drive(",cache=100,buffer=0");
+    let mut o = opts(Mode::Secure, 0);
+    o.cache_sectors = Some(500);
+    let r =
+        SecureReader::with_cache_check(&mut d, &t.disc, o, CacheCheck::Always, &CancelToken::new())
+            .unwrap();
+    let rep = r.drive_report();
+    assert_eq!(
+        (rep.cache_sectors, rep.cache_source, rep.cache_overridden),
+        (500, CacheSource::Overridden, true)
+    );
+    assert_eq!(rep.cache_measurement, None);
+    // Measuring on a disc too short for it assumes a large cache.
+    let (mut d, _) = t.drive(",cache=1024,buffer=0,speed=150");
+    let r = SecureReader::with_cache_check(
+        &mut d,
+        &t.disc,
+        opts(Mode::Secure, 0),
+        CacheCheck::Always,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let rep = r.drive_report();
+    assert_eq!(rep.cache_source, CacheSource::Assumed, "{rep:?}");
+    assert_eq!(rep.cache_sectors, aj_cd::rip::cache::ASSUMED_CACHE_SECTORS);
+    // Cancelled while measuring.
+    let (mut d, _) = t.drive(",speed=150");
+    let c = CancelToken::new();
+    c.cancel();
+    let e = SecureReader::with_cache_check(
+        &mut d,
+        &t.disc,
+        opts(Mode::Secure, 0),
+        CacheCheck::Always,
+        &c,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Cancelled), "{e}");
 }

@@ -407,6 +407,38 @@ fn cache_returns_what_it_read() {
     assert_eq!(vd.stats().medium_reads, 6);
 }
 
+#[test]
+fn a_cache_the_drive_does_not_report_and_simulated_time() {
+    let t = tempfile::tempdir().unwrap();
+    let (cue, bin) = bin_image(t.path());
+    // The buffer reported by page 2Ah follows the cache unless given.
+    let mut d = drive(&format!("image:{},cache=64", cue.display()));
+    assert_eq!(d.capabilities().unwrap().buffer_kib, 147);
+    let spec = format!("image:{},cache=64,buffer=0,speed=10", cue.display());
+    let mut d = drive(&spec);
+    assert_eq!(d.capabilities().unwrap().buffer_kib, 0);
+    // Sectors from the medium take their time (a lower bound: 15 sectors at
+    // 10× are 20 ms); the cached copy is the same bytes.
+    let started = std::time::Instant::now();
+    let first = d
+        .read_cd(Lba(5), 15, C2Mode::None, SubChannel::None)
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(20));
+    assert_eq!(first, &bin[5 * SECTOR..20 * SECTOR]);
+    let again = d
+        .read_cd(Lba(5), 15, C2Mode::None, SubChannel::None)
+        .unwrap();
+    assert_eq!(again, first);
+    let o = Options::parse("x.cue,buffer=2048,stall=0.25,speed=4").unwrap();
+    assert_eq!(
+        (o.buffer_kib, o.stall, o.speed),
+        (Some(2048), 0.25, Some(4))
+    );
+    for bad in ["x.cue,buffer=-1", "x.cue,buffer=70000", "x.cue,stall=2"] {
+        assert!(Options::parse(bad).is_err(), "{bad}");
+    }
+}
+
 fn flac_file(path: &Path, samples: &[i32]) {
     use aj_core::{AudioSpec, Block, Samples};
     let spec = AudioSpec::int(44_100, 2, 16);

@@ -16,6 +16,11 @@
 //! read in between as the cache holds. Where a window is shorter than that
 //! (a small range), sectors outside it are read in between.
 //!
+//! Many drives report no buffer (0) or a wrong one; then the cache is
+//! measured by timing reads (see [`cache`]; when is chosen by
+//! [`CacheCheck`], by default when the drive reports 0), and
+//! [`DriveReport::cache_source`] says where the size came from.
+//!
 //! Flushing the cache means reading sectors the cache does not hold: the
 //! reader walks the disc with a cursor, away from the sectors read lately
 //! and from those about to be read. On a disc hardly larger than the
@@ -74,9 +79,11 @@ use crate::disc::Disc;
 use crate::mmc::{self, sense, C2Mode, Drive, SubChannel};
 use crate::transport;
 
+pub mod cache;
 pub mod jitter;
 mod votes;
 
+pub use cache::{CacheCheck, CacheMeasurement, CacheSource, CacheVerdict};
 use votes::Votes;
 
 /// Samples (stereo frames) per CD-DA sector (IEC 60908: 2352 bytes of
@@ -197,6 +204,14 @@ pub struct DriveReport {
     /// Whether that size came from [`ReadOptions::cache_sectors`] rather
     /// than from the drive.
     pub cache_overridden: bool,
+    /// Where `cache_sectors` came from: reported by the drive, given,
+    /// measured, or assumed because the measurement could not decide.
+    pub cache_source: CacheSource,
+    /// The buffer size the drive reports (page 2Ah), in sectors.
+    pub cache_reported: u32,
+    /// The measurement of the cache, when one was made (see
+    /// [`CacheMeasurement::summary`] for the log).
+    pub cache_measurement: Option<CacheMeasurement>,
     /// Page 2Ah claims an accurate stream (reads start where asked).
     pub accurate_stream: bool,
     /// The drive reads sectors before LBA 0.
@@ -389,13 +404,39 @@ fn is_c2_flagged(c2: Option<&[u8]>) -> bool {
 impl<'d> SecureReader<'d> {
     /// Probes the drive: capabilities (C2 pointers, accurate stream, buffer
     /// size), whether it reads before LBA 0 and into the lead-out, and sets
-    /// the read speed when asked.
+    /// the read speed when asked. The cache is measured when the drive
+    /// reports none ([`CacheCheck::IfUnreported`]); see
+    /// [`SecureReader::with_cache_check`].
     ///
     /// # Errors
     /// [`Error::Invalid`] for an offset beyond ±[`MAX_OFFSET`];
     /// [`Error::Probe`] when MODE SENSE fails; [`Error::DriveGone`] /
     /// [`Error::NoMedium`] when the drive or the disc is gone.
     pub fn new(drive: &'d mut Drive, disc: &Disc, opts: ReadOptions) -> Result<Self, Error> {
+        Self::with_cache_check(
+            drive,
+            disc,
+            opts,
+            CacheCheck::default(),
+            &CancelToken::new(),
+        )
+    }
+
+    /// [`SecureReader::new`], measuring the drive's cache as `check` says
+    /// (never when [`ReadOptions::cache_sectors`] gives the size). The
+    /// measurement reads a few hundred to a few thousand sectors (see
+    /// [`cache`]: under a second on a drive without cache, seconds with
+    /// one); `cancel` stops it.
+    ///
+    /// # Errors
+    /// Those of [`SecureReader::new`]; [`Error::Cancelled`].
+    pub fn with_cache_check(
+        drive: &'d mut Drive,
+        disc: &Disc,
+        opts: ReadOptions,
+        check: CacheCheck,
+        cancel: &CancelToken,
+    ) -> Result<Self, Error> {
         let name = drive.name();
         if opts.offset.abs() > MAX_OFFSET {
             return Err(Error::Invalid {
@@ -426,6 +467,13 @@ impl<'d> SecureReader<'d> {
                 c2_used: false,
                 cache_sectors: opts.cache_sectors.unwrap_or(cache_from_drive),
                 cache_overridden: opts.cache_sectors.is_some(),
+                cache_source: if opts.cache_sectors.is_some() {
+                    CacheSource::Overridden
+                } else {
+                    CacheSource::Reported
+                },
+                cache_reported: cache_from_drive,
+                cache_measurement: None,
                 accurate_stream: caps.accurate_stream,
                 overread_lead_in: false,
                 overread_lead_out: false,
@@ -452,7 +500,49 @@ impl<'d> SecureReader<'d> {
         }
         reader.report.overread_lead_in = reader.probe(-1, reader.c2)?;
         reader.report.overread_lead_out = reader.probe(audio_end, reader.c2)?;
+        let measure = reader.opts.cache_sectors.is_none()
+            && match check {
+                CacheCheck::Never => false,
+                CacheCheck::IfUnreported => cache_from_drive == 0,
+                CacheCheck::Always => true,
+            };
+        if measure {
+            let m = reader.measure_cache(cancel)?;
+            let (sectors, source) = match (&m.verdict, m.assume) {
+                (_, None) => (cache_from_drive, CacheSource::Reported),
+                (CacheVerdict::Beyond { .. } | CacheVerdict::Inconclusive { .. }, Some(n)) => {
+                    (n.max(cache_from_drive), CacheSource::Assumed)
+                }
+                (_, Some(n)) if n > cache_from_drive => (n, CacheSource::Measured),
+                (_, Some(_)) => (cache_from_drive, CacheSource::Reported),
+            };
+            reader.report.cache_sectors = sectors;
+            reader.report.cache_source = source;
+            reader.report.cache_measurement = Some(m);
+        }
         Ok(reader)
+    }
+
+    /// Measures the cache over the longest stretch of audio (see [`cache`]).
+    fn measure_cache(&mut self, cancel: &CancelToken) -> Result<CacheMeasurement, Error> {
+        let region = self
+            .runs
+            .iter()
+            .map(|r| r.start.max(0)..r.end.min(self.audio_end))
+            .max_by_key(|r| r.end - r.start)
+            .unwrap_or(0..0);
+        cache::measure(
+            &mut |lba, count| {
+                let t = Instant::now();
+                match self.read_cmd(lba, count) {
+                    Ok(_) => Ok(Some(t.elapsed())),
+                    Err(ReadFail::Medium) => Ok(None),
+                    Err(ReadFail::Fatal(e)) => Err(e),
+                }
+            },
+            region,
+            cancel,
+        )
     }
 
     /// True when one sector at `lba` can be read (medium errors are tried a

@@ -38,7 +38,10 @@
 //!   offset either way; READ CD of negative LBAs or of the lead-out itself
 //!   needs `overread=yes`.
 //! - **cache** `cache=SECTORS`: sectors read stay in a FIFO cache and are
-//!   returned as they were (corruption included) until evicted.
+//!   returned as they were (corruption included) until evicted. MODE SENSE
+//!   page 2Ah reports it as the buffer size, unless `buffer=KIB` says
+//!   otherwise: many real drives report 0 or a wrong size, which is why the
+//!   secure reader measures (see [`crate::rip::cache`]).
 //! - **faults**: `bad=A-B` sectors fail with a medium error every time;
 //!   `flaky=RATE` makes each sector read fail with that probability;
 //!   `corrupt=RATE` damages a burst of bytes in a sector with that
@@ -53,7 +56,14 @@
 //!   from a real one.
 //! - **a slow drive** `speed=N`: READ CD delivers at most N× real time (75·N
 //!   sectors a second), as a real drive does; demonstrations and tests of
-//!   interruption use it. Without it the virtual drive is as fast as it can be.
+//!   interruption use it. Only sectors read from the medium take that time:
+//!   those answered from the cache come at once, as over a real drive's
+//!   interface, which is what lets a ripper time the cache. Without it the
+//!   virtual drive is as fast as it can be.
+//! - **noisy timing** `stall=RATE`: with that probability a READ CD command
+//!   is held up by an extra random delay of up to twice the time its sectors
+//!   take from the medium (a busy host, a drive recalibrating), so a cache
+//!   hit may look like a miss. Needs `speed=`.
 //!
 //! [`generate`] builds discs (the model and their image) from a short
 //! description; [`demo`] is the built-in demo disc behind `--drive demo`
@@ -117,6 +127,11 @@ pub struct Options {
     pub vanish: Option<u64>,
     /// The most READ CD delivers, in multiples of real time (`None`: no limit).
     pub speed: Option<u32>,
+    /// The buffer size MODE SENSE page 2Ah reports, in KiB (`None`: the
+    /// cache's size).
+    pub buffer_kib: Option<u16>,
+    /// Probability that a READ CD command is held up by an extra delay.
+    pub stall: f64,
 }
 
 impl Options {
@@ -136,6 +151,8 @@ impl Options {
             seed: 1,
             vanish: None,
             speed: None,
+            buffer_kib: None,
+            stall: 0.0,
         }
     }
 
@@ -170,9 +187,9 @@ impl Options {
     /// # Errors
     /// [`Error::Spec`] naming the option and what is wrong with it.
     pub fn apply(&mut self, opts: &str) -> Result<(), Error> {
-        const KEYS: [&str; 11] = [
-            "offset", "overread", "cache", "bad", "flaky", "corrupt", "c2", "seed", "jitter",
-            "vanish", "speed",
+        const KEYS: [&str; 13] = [
+            "offset", "overread", "cache", "buffer", "bad", "flaky", "corrupt", "c2", "seed",
+            "jitter", "vanish", "speed", "stall",
         ];
         let o = self;
         let spec_err = |k: &str, v: &str, what: &str| Error::Spec(format!("{k}={v}: {what}"));
@@ -219,6 +236,12 @@ impl Options {
                         _ => return Err(spec_err(k, v, "expected LBA-LBA (first and last)")),
                     }
                 }
+                "buffer" => {
+                    o.buffer_kib = Some(v.parse().map_err(|_| {
+                        spec_err(k, v, "expected a buffer size in KiB up to 65535")
+                    })?);
+                }
+                "stall" => o.stall = rate(v)?,
                 "flaky" => o.flaky = rate(v)?,
                 "corrupt" => o.corrupt = rate(v)?,
                 "jitter" => {
@@ -882,7 +905,9 @@ impl VirtualDrive {
             loading_mechanism: 1,
             max_read_speed: 7056,
             current_read_speed: self.read_speed.min(7056),
-            buffer_kib: u16::try_from(self.opts.cache * SECTOR as usize / 1024).unwrap_or(u16::MAX),
+            buffer_kib: self.opts.buffer_kib.unwrap_or_else(|| {
+                u16::try_from(self.opts.cache * SECTOR as usize / 1024).unwrap_or(u16::MAX)
+            }),
             ..mmc::Capabilities::default()
         })
     }
@@ -1334,11 +1359,38 @@ impl Transport for VirtualDrive {
                 self.read_cds += 1;
             }
         }
+        let misses_before = self.stats.medium_reads;
+        let result = self.execute_inner(cdb, direction, buf, op);
         if let (Some(x), Some(r)) = (self.opts.speed, mmc::parse_read_cd_cdb(cdb)) {
-            // 75 sectors a second at 1×.
-            let secs = f64::from(r.count) / (75.0 * f64::from(x));
-            std::thread::sleep(Duration::from_secs_f64(secs.min(10.0)));
+            // 75 sectors a second at 1× (IEC 60908); cache hits cost nothing.
+            let per_sector = 1.0 / (75.0 * f64::from(x));
+            let misses = self.stats.medium_reads - misses_before;
+            let mut secs = misses as f64 * per_sector;
+            if self.rng.chance(self.opts.stall) {
+                let u = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                secs += 2.0 * u * f64::from(r.count) * per_sector;
+            }
+            if secs > 0.0 {
+                std::thread::sleep(Duration::from_secs_f64(secs.min(10.0)));
+            }
         }
+        result
+    }
+
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+}
+
+impl VirtualDrive {
+    /// [`Transport::execute`] without the simulated time.
+    fn execute_inner(
+        &mut self,
+        cdb: &[u8],
+        direction: Direction,
+        buf: &mut [u8],
+        op: u8,
+    ) -> Result<usize, Error> {
         if direction == Direction::ToDevice {
             let s = Sense::new(sense::KEY_ILLEGAL_REQUEST, sense::ASC_INVALID_OPCODE);
             self.last_sense = Some(s);
@@ -1351,9 +1403,5 @@ impl Transport for VirtualDrive {
                 Err(Error::Check { op, sense })
             }
         }
-    }
-
-    fn name(&self) -> String {
-        self.label.clone()
     }
 }

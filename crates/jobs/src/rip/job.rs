@@ -458,7 +458,9 @@ fn rip(
     }
 
     // The reader.
-    let mut reader = SecureReader::new(
+    // A drive that reports no cache has its cache measured first (timed
+    // re-reads; seconds on a real drive, nothing on an image).
+    let mut reader = SecureReader::with_cache_check(
         &mut drive,
         &disc,
         ReadOptions {
@@ -469,6 +471,8 @@ fn rip(
             speed_kbs: spec.speed_kbs,
             use_c2: spec.use_c2,
         },
+        aj_cd::rip::CacheCheck::IfUnreported,
+        cancel,
     )
     .map_err(|e| e.to_string())?;
     let drive_report = reader.drive_report().clone();

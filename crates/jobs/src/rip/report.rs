@@ -103,11 +103,26 @@ fn cache_words(l: &RipLog<'_>) -> String {
             }
         })
         .collect();
-    let size = match (l.drive.cache_sectors, l.drive.cache_overridden) {
-        (0, false) => "the drive reports no cache".to_string(),
-        (0, true) => "none (given)".to_string(),
-        (n, true) => format!("{n} sectors (given)"),
-        (n, false) => format!("{n} sectors (as the drive reports)"),
+    use aj_cd::rip::CacheSource;
+    let measured = l
+        .drive
+        .cache_measurement
+        .as_ref()
+        .map(|m| format!(" [measurement: {}]", m.summary()))
+        .unwrap_or_default();
+    let size = match (l.drive.cache_sectors, l.drive.cache_source) {
+        (0, CacheSource::Reported) => format!("the drive reports no cache{measured}"),
+        (0, CacheSource::Overridden) => "none (given)".to_string(),
+        (0, CacheSource::Measured) => format!("none found by measuring{measured}"),
+        (n, CacheSource::Overridden) => format!("{n} sectors (given)"),
+        (n, CacheSource::Reported) => format!("{n} sectors (as the drive reports){measured}"),
+        (n, CacheSource::Measured) => format!(
+            "{n} sectors (measured; the drive reports {}){measured}",
+            l.drive.cache_reported
+        ),
+        (n, CacheSource::Assumed) => {
+            format!("{n} sectors (assumed: the measurement could not decide){measured}")
+        }
     };
     let how = if !short.is_empty() {
         format!(
