@@ -6,7 +6,10 @@
 //! link, checks a phone-sized view and the token flow, and takes
 //! screenshots. The first server also serves the demo drive: the page
 //! reads its disc and rips it to FLAC, offline, watching the rip's track
-//! progress until it is done.
+//! progress until it is done. It also joins two generated WAVs into one
+//! 24-bit FLAC image with its cue sheet, through the form's join choice and
+//! "More options", checks the job detail shows library paths relative to
+//! the library, and checks the form's own validation messages.
 //!
 //! Needs `chromium`, `node` and `npm ci` run in `tests/e2e/`; skipped
 //! without them unless AJ_REQUIRE_TOOLS=1. Set AJ_SCREENSHOTS=DIR to keep a
@@ -48,6 +51,14 @@ fn tool_path(name: &str) -> String {
 /// The folder, inside the library, the page rips the demo disc into.
 const RIP_DIR: &str = "rips/demo";
 
+/// The folder holding the two tracks the page joins, and their names: 1 s
+/// each at 44.1 kHz (75 CD frames), so the second starts at 00:01:00.
+const JOIN_DIR: &str = "tracks";
+const JOIN_FILES: [&str; 2] = ["01 low.wav", "02 high.wav"];
+/// The image's name the page asks for, and the folder it goes into.
+const JOIN_NAME: &str = "Both tones";
+const JOIN_OUT: &str = "joined";
+
 /// A library with `album/tone.wav` and `album/broken.wav`, and a server on
 /// it serving `drives`.
 fn start(root: &Path, token: Option<&str>, drives: &[&str]) -> Server {
@@ -55,6 +66,11 @@ fn start(root: &Path, token: Option<&str>, drives: &[&str]) -> Server {
     std::fs::create_dir_all(lib.join("album")).unwrap();
     let samples = aj_testkit::sine(44_100, 2, 44_100, 16, 440.0, 0.5);
     aj_testkit::write_wav(&lib.join("album").join(INPUT), &samples, 2, 44_100, 16);
+    std::fs::create_dir_all(lib.join(JOIN_DIR)).unwrap();
+    for (name, freq) in JOIN_FILES.iter().zip([330.0, 660.0]) {
+        let samples = aj_testkit::sine(44_100, 2, 44_100, 16, freq, 0.5);
+        aj_testkit::write_wav(&lib.join(JOIN_DIR).join(name), &samples, 2, 44_100, 16);
+    }
     std::fs::write(
         lib.join("album").join(BROKEN),
         "not a WAV file, only text\n".repeat(100),
@@ -148,6 +164,14 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
         "rip_dir": RIP_DIR,
         "album": aj_cd::virtual_drive::demo::ALBUM,
         "performer": aj_cd::virtual_drive::demo::PERFORMER,
+        "join": {
+            "folder": JOIN_DIR,
+            "files": JOIN_FILES,
+            "name": JOIN_NAME,
+            "out": JOIN_OUT,
+            // The library's absolute path, which the page must not show.
+            "root": t.path().join("open/lib").canonicalize().unwrap(),
+        },
     });
     let (ok, last, stderr) = run_script(&config);
     let result: Value = serde_json::from_str(&last)
@@ -191,11 +215,44 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
         assert_eq!(&bytes[..4], b"fLaC", "{name}");
     }
 
+    // The join the page started: one 24-bit FLAC image of both tracks, and
+    // a cue sheet naming it with two tracks, the second one second in.
+    let out = t.path().join("open/lib").join(JOIN_OUT);
+    let image = out.join(format!("{JOIN_NAME}.flac"));
+    let info = aj_codec::decode::open(&image)
+        .unwrap_or_else(|e| panic!("the joined image {}: {e}", image.display()))
+        .info()
+        .clone();
+    assert_eq!(info.codec, "FLAC");
+    assert_eq!(info.bits_per_sample, Some(24), "the page asked for 24-bit");
+    assert_eq!((info.sample_rate, info.channels), (44_100, 2));
+    assert_eq!(info.total_frames, Some(2 * 44_100));
+    let cue_text = std::fs::read_to_string(out.join(format!("{JOIN_NAME}.cue"))).unwrap();
+    let sheet = aj_cd::cue::CueSheet::parse(&cue_text).unwrap();
+    assert_eq!(sheet.files.len(), 1, "{cue_text}");
+    assert_eq!(sheet.files[0].name, format!("{JOIN_NAME}.flac"));
+    let starts: Vec<(u8, u32)> = sheet
+        .tracks
+        .iter()
+        .map(|tr| (tr.number, tr.index(1).unwrap().position))
+        .collect();
+    assert_eq!(starts, [(1, 0), (2, 75)], "{cue_text}");
+    assert_eq!(result["join"]["cue_tracks"], 2, "{result}");
+    let mut joined: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    joined.sort();
+    assert_eq!(
+        joined,
+        [format!("{JOIN_NAME}.cue"), format!("{JOIN_NAME}.flac")]
+    );
+
     // The first server's first job was deleted from the page; its failed
-    // job, its rip and the token server's job remain.
+    // job, its join, its rip and the token server's job remain.
     open.stop().unwrap();
     locked.stop().unwrap();
-    assert_eq!(stored_jobs(&t.path().join("open/data")), 2);
+    assert_eq!(stored_jobs(&t.path().join("open/data")), 3);
     assert_eq!(stored_jobs(&t.path().join("locked/data")), 1);
 
     let shots_taken = result["screenshots"].as_array().unwrap();

@@ -63,8 +63,10 @@
     return e;
   }
 
+  /** Sets an element's text, leaving it alone when unchanged (no layout or scroll jump, no repeated announcement). */
   function setText(id, text) {
-    $(id).textContent = text;
+    const e = $(id);
+    if (e.textContent !== text) e.textContent = text;
   }
 
   function readToken() {
@@ -92,6 +94,14 @@
     const s = String(p || '').replace(/\/+$/, '');
     const i = s.lastIndexOf('/');
     return i >= 0 ? s.slice(i + 1) : s;
+  }
+
+  /** The cue sheet beside an image: its name with the extension `.cue`. */
+  function cueOf(path) {
+    const p = String(path || '');
+    const slash = p.lastIndexOf('/');
+    const dot = p.lastIndexOf('.');
+    return `${dot > slash + 1 ? p.slice(0, dot) : p}.cue`;
   }
 
   function plural(n, one, many) {
@@ -437,7 +447,7 @@
     const inputs = Array.isArray(spec.inputs) ? spec.inputs : [];
     const first = inputs.length ? basename(inputs[0]) : '(no input)';
     const more = inputs.length > 1 ? ` and ${inputs.length - 1} more` : '';
-    return `#${job.id} · ${first}${more} → ${fmt}`;
+    return `#${job.id} · ${first}${more} → ${spec.join ? `one ${fmt} image` : fmt}`;
   }
 
   function jobPercent(job) {
@@ -446,9 +456,12 @@
     return p && isFinite(p.percent) ? Math.max(0, Math.min(100, p.percent)) : 0;
   }
 
-  function summaryText(s, kind) {
+  function summaryText(s, kind, join) {
     if (!s) return '';
-    const parts = [kind === 'rip' ? `${plural(s.ok, 'track', 'tracks')} ripped` : `${s.ok} converted`];
+    let done = `${s.ok} converted`;
+    if (kind === 'rip') done = `${plural(s.ok, 'track', 'tracks')} ripped`;
+    else if (join) done = s.ok ? 'joined into one image' : 'nothing joined';
+    const parts = [done];
     if (kind === 'rip' && s.accurate) parts.push(`${s.accurate} accurate (AccurateRip)`);
     if (s.skipped) parts.push(`${s.skipped} skipped`);
     if (s.failed) parts.push(`${s.failed} failed`);
@@ -473,12 +486,12 @@
       }
       case 'done': {
         const took = between(job.started_at, job.finished_at);
-        return [summaryText(job.summary, job.spec && job.spec.kind), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
+        return [summaryText(job.summary, job.spec && job.spec.kind, job.spec && job.spec.join), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
       }
       case 'interrupted':
         return 'interrupted when the server stopped; retry to run it again';
       default:
-        return job.error || summaryText(job.summary, job.spec && job.spec.kind) || job.state;
+        return relText(job.error) || summaryText(job.summary, job.spec && job.spec.kind, job.spec && job.spec.join) || job.state;
     }
   }
 
@@ -598,11 +611,23 @@
     setText('detail-times', `${times.join(', ')}.`.replace(/^./, (c) => c.toUpperCase()));
     const pct = jobPercent(job);
     setBar($('detail-bar'), job.state, pct, `${Math.round(pct)}%, ${job.state}`);
-    setText('detail-error', job.error ? String(job.error) : '');
+    setText('detail-error', job.error ? relText(job.error) : '');
     $('act-cancel').disabled = FINISHED.includes(job.state);
     $('act-retry').disabled = !['failed', 'cancelled', 'interrupted'].includes(job.state);
     $('act-delete').disabled = job.state === 'running';
     renderSpec(job.spec || {});
+  }
+
+  /** The DSP a convert spec asks for, in words (empty: none). */
+  function soundText(spec) {
+    const parts = [];
+    if (spec.rate) parts.push(`resampled to ${khz(spec.rate)}`);
+    if (spec.float) parts.push('32-bit float');
+    else if (spec.bits) parts.push(`${spec.bits}-bit`);
+    if (spec.channels) parts.push(Number(spec.channels) === 1 ? 'mono' : Number(spec.channels) === 2 ? 'stereo' : `${spec.channels} channels`);
+    if (spec.gain_db !== null && spec.gain_db !== undefined && Number(spec.gain_db) !== 0) parts.push(`gain ${fmtGain(spec.gain_db)}`);
+    if (spec.apply_replaygain) parts.push(`${spec.apply_replaygain === 'album' ? 'album' : 'track'} ReplayGain applied`);
+    return parts.join(', ');
   }
 
   function renderSpec(spec) {
@@ -612,7 +637,7 @@
       // Another kind of job: its settings as they are.
       for (const [k, v] of Object.entries(spec)) {
         if (v === null || v === undefined) continue;
-        add(k.replace(/_/g, ' '), typeof v === 'object' ? JSON.stringify(v) : String(v));
+        add(k.replace(/_/g, ' '), relText(typeof v === 'object' ? JSON.stringify(v) : String(v)));
       }
       $('detail-spec').replaceChildren(...rows);
       return;
@@ -624,15 +649,28 @@
     if (enc.quality !== null && enc.quality !== undefined) opts.push(spec.format === 'mp3' ? `V${enc.quality}` : `quality ${enc.quality}`);
     if (enc.bitrate !== null && enc.bitrate !== undefined) opts.push(`${enc.bitrate} kb/s${enc.abr ? ' average' : ''}`);
     add('Options', opts.length ? opts.join(', ') : 'defaults');
+    const join = spec.join && typeof spec.join === 'object' ? spec.join : null;
+    if (join) {
+      add('Join', `into one image with a cue sheet, ${join.keep_order ? 'in the order chosen' : 'by disc and track number (when every file has them)'}`);
+      add('Image name', join.name ? String(join.name) : 'the album’s artist and title (else the folder’s name)');
+    }
     const inputs = Array.isArray(spec.inputs) ? spec.inputs : [];
     const ul = el('ul', { class: 'plain' });
-    for (const i of inputs) ul.append(el('li', {}, String(i)));
+    for (const i of inputs) ul.append(el('li', {}, showPath(i)));
     rows.push(el('dt', {}, inputs.length === 1 ? 'Input' : 'Inputs'), el('dd', {}, ul));
-    add('Output', spec.output_dir ? String(spec.output_dir) : 'beside each input');
-    add('Replace files', spec.overwrite ? 'yes' : 'no');
+    add('Output', spec.output_dir ? showPath(spec.output_dir) : join ? 'beside the inputs' : 'beside each input');
+    if (!join && spec.name) add('File names', `${spec.name}${spec.keep_tree ? ' (sub-folders kept)' : ''}`);
+    if (spec.safe_names === 'windows' && (join || spec.name)) add('Names', 'safe on Windows and memory cards');
+    if (!join && spec.split === false) add('Cue sheet images', 'converted whole');
+    else if (!join && spec.gaps && spec.gaps !== 'append') add('Cue sheet images', `split into tracks, ${GAPS[spec.gaps] || spec.gaps}`);
+    const sound = soundText(spec);
+    if (sound) add('Sound', sound);
+    const onExists = spec.overwrite ? 'overwrite' : spec.on_exists || 'skip';
+    add('Existing files', ON_EXISTS[onExists] || String(onExists));
     add('Verify', spec.verify === false ? 'no' : 'yes (lossless outputs)');
-    if (spec.replaygain !== undefined) add('ReplayGain tags', spec.replaygain ? 'yes' : 'no');
-    add('Files at once', spec.threads ? String(spec.threads) : 'one per core');
+    if (spec.replaygain !== undefined) add('ReplayGain tags', spec.replaygain ? (join ? 'yes (the image is the album)' : 'yes') : 'no');
+    if (spec.delete_source) add('Sources', 'deleted once their output is checked');
+    if (!join) add('Files at once', spec.threads ? String(spec.threads) : 'one per core');
     $('detail-spec').replaceChildren(...rows);
   }
 
@@ -670,7 +708,8 @@
     }
   }
 
-  function describe(ev) {
+  /** A log event in words; `spec` is the job's (a join's tracks are not a rip's). */
+  function describe(ev, spec) {
     const n = (i) => `file ${Number(i) + 1}`;
     switch (ev.event) {
       case 'job_started':
@@ -688,12 +727,13 @@
       case 'file_skipped':
         return `${n(ev.index)}: skipped: ${ev.reason}`;
       case 'summary':
-        return `finished: ${summaryText(ev)}`;
+        return `finished: ${summaryText(ev, spec.kind, spec.join)}`;
       case 'warning':
         return `warning: ${ev.message}`;
       case 'rip_started':
         return `disc in ${ev.drive}: ${[ev.artist, ev.album].filter(Boolean).join(' – ') || 'no names'}, ${plural((ev.tracks || []).length, 'track', 'tracks')} → ${ev.output_dir}`;
       case 'track_started':
+        if (spec.kind === 'convert') return `${n(ev.index)}: track ${ev.track} of the image from ${ev.file}`;
         return `track ${ev.track}: reading → ${ev.file}`;
       case 'track_done':
         return `track ${ev.track}: done, CRC32 ${ev.crc32}${ev.verified ? ', verified' : ''}${ev.file ? ` → ${ev.file}` : ''}`;
@@ -703,6 +743,9 @@
   }
 
   function renderLog(entries) {
+    const job = S.jobs.get(S.detailId);
+    const spec = (job && job.spec) || {};
+    const join = spec.kind === 'convert' && !!spec.join;
     const files = new Map();
     const file = (i) => {
       if (!files.has(i)) files.set(i, { index: i, input: '', output: '', state: 'waiting', percent: 0, note: '' });
@@ -712,7 +755,7 @@
     for (const entry of entries) {
       const ev = entry && entry.event;
       if (!ev || typeof ev !== 'object') continue;
-      items.push(el('li', {}, el('time', { dateTime: String(entry.time || '') }, fmtClock(entry.time)), describe(ev)));
+      items.push(el('li', {}, el('time', { dateTime: String(entry.time || '') }, fmtClock(entry.time)), relText(describe(ev, spec))));
       if (typeof ev.index !== 'number') continue;
       const f = file(ev.index);
       if (ev.input) f.input = String(ev.input);
@@ -726,6 +769,7 @@
           break;
         case 'stage':
           f.state = ev.stage === 'verify' ? 'verifying' : String(ev.stage);
+          if (join) f.note = '';
           break;
         case 'file_done':
           f.output = String(ev.output || f.output);
@@ -735,14 +779,19 @@
           break;
         case 'file_failed':
           f.state = 'failed';
-          f.note = String(ev.error || '');
+          f.note = relText(ev.error || '');
           break;
         case 'file_skipped':
           f.state = 'skipped';
-          f.note = String(ev.reason || '');
+          f.note = relText(ev.reason || '');
           if (ev.output) f.output = String(ev.output);
           break;
         case 'track_started':
+          // A join appends its tracks to the one image: the file stays.
+          if (spec.kind === 'convert') {
+            f.note = `appending track ${ev.track}`;
+            break;
+          }
           f.input = `track ${ev.track}`;
           f.output = String(ev.file || '');
           f.state = 'converting';
@@ -774,7 +823,13 @@
         const li = el(
           'li',
           { 'attr:data-state': f.state },
-          el('div', { class: 'file-name', title: f.input }, basename(f.input), f.output ? ` → ${basename(f.output)}` : ''),
+          el(
+            'div',
+            { class: 'file-name', title: showPath(f.input) },
+            basename(f.input),
+            f.output ? ` → ${basename(f.output)}` : '',
+            join && f.output ? ` + ${basename(cueOf(f.output))}` : '',
+          ),
           state,
         );
         if (f.state === 'converting' || f.state === 'verifying') {
@@ -783,7 +838,10 @@
           li.append(bar);
         }
         if ((f.state === 'done' || f.state === 'skipped') && f.output) {
-          li.append(el('div', {}, downloadLink(f.output, `Download ${basename(f.output)}`)));
+          const links = el('div', { class: 'links' }, downloadLink(f.output, `Download ${basename(f.output)}`));
+          // A join's cue sheet: beside the image, with its name (aj-jobs' join).
+          if (join && f.state === 'done') links.append(downloadLink(cueOf(f.output), `Download ${basename(cueOf(f.output))}`));
+          li.append(links);
         }
         return li;
       }),
@@ -828,9 +886,41 @@
 
   /** `path` as the library shows it: the root's name, then the rest. */
   function showPath(path) {
-    const r = rootOf(path);
-    if (!r) return path;
-    return basename(r) + path.slice(r.length);
+    const p = String(path || '');
+    const r = rootOf(p);
+    if (!r) return p;
+    return basename(r) + p.slice(r.replace(/\/+$/, '').length);
+  }
+
+  /** The roots, longest first, each with a pattern matching it as a whole path (not `/music` in `/musicals`). */
+  function rootPatterns() {
+    return [...S.roots]
+      .map((r) => r.replace(/\/+$/, ''))
+      .filter((r) => r.length > 1)
+      .sort((a, b) => b.length - a.length)
+      .map((r) => ({ name: basename(r), re: new RegExp(`${r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|$|[\\s,;:)'"\u201d])`, 'g') }));
+  }
+
+  /** A text from the server (a log line, an error) with its library paths shown as the library shows them. */
+  function relText(text) {
+    let t = String(text === null || text === undefined ? '' : text);
+    for (const { name, re } of rootPatterns()) t = t.replace(re, name);
+    return t;
+  }
+
+  /**
+   * A folder typed as the page shows paths (`ROOT/sub`, the root's name
+   * first) as the server takes it: the root's own path, then the rest.
+   * Anything else goes as typed (absolute inside a root, or relative to the
+   * first root where it exists, as the API resolves it).
+   */
+  function serverPath(typed) {
+    const t = String(typed).trim();
+    if (t.startsWith('/')) return t;
+    const [first, ...rest] = t.split('/');
+    const roots = S.roots.filter((r) => basename(r) === first);
+    if (roots.length !== 1) return t;
+    return [roots[0].replace(/\/+$/, ''), ...rest].filter((x, i) => i === 0 || x !== '').join('/');
   }
 
   async function browse(path) {
@@ -939,6 +1029,43 @@
   // ------------------------------------------------------------ the form
 
   const BITRATES = { mp3: [8, 320], ogg: [32, 500], opus: [6, 510] };
+  /**
+   * Sample rates MP3 holds (MPEG-1, 2 and 2.5 Layer III) and Opus encodes at
+   * (RFC 6716 §2), as the converter checks them (aj-jobs' MP3_RATES and
+   * OPUS_RATES); the other formats take any rate offered.
+   */
+  const RATES = { mp3: [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000], opus: [8000, 12000, 16000, 24000, 48000] };
+  const FORMAT_NAMES = { flac: 'FLAC', wav: 'WAV', aiff: 'AIFF', mp3: 'MP3', ogg: 'Ogg Vorbis', opus: 'Opus' };
+  const LOSSLESS = ['wav', 'aiff', 'flac'];
+  /** The largest gain the converter takes, either way (aj-jobs' MAX_GAIN_DB). */
+  const MAX_GAIN_DB = 60;
+  const GAPS = {
+    append: 'gaps at the end of the previous track',
+    prepend: 'gaps at the start of their own track',
+    discard: 'gaps left out',
+  };
+  const ON_EXISTS = {
+    skip: 'skipped (the old file stays)',
+    overwrite: 'replaced',
+    rename: 'kept (the new file is numbered)',
+  };
+
+  function khz(rate) {
+    return `${Number(rate) / 1000} kHz`;
+  }
+
+  function fmtGain(db) {
+    const n = Number(db);
+    return `${n > 0 ? '+' : n < 0 ? '−' : ''}${Math.abs(n)} dB`;
+  }
+
+  /** A problem with the form, and the control to fix it in. */
+  class FormError extends Error {
+    constructor(message, field) {
+      super(message);
+      this.field = field;
+    }
+  }
 
   function mode() {
     const format = $('format').value;
@@ -947,6 +1074,29 @@
     let m = checked ? checked.value : 'quality';
     if (format === 'ogg' && m === 'abr') m = 'bitrate';
     return m;
+  }
+
+  /** What "More options" changes, in a few words (empty: nothing). */
+  function moreChanges() {
+    const format = $('format').value;
+    const join = $('join').checked;
+    const named = !join && $('name').value.trim() !== '';
+    const out = [];
+    const onExists = $('on-exists').value;
+    if (onExists === 'overwrite') out.push('replace files');
+    if (onExists === 'rename') out.push('number new files');
+    if (named) out.push('names from tags');
+    if ($('safe-names').checked && (join || named)) out.push('Windows-safe names');
+    if (!join && !$('split').checked) out.push('images whole');
+    else if (!join && $('gaps').value !== 'append') out.push(GAPS[$('gaps').value]);
+    if ($('rate').value) out.push(khz($('rate').value));
+    const bits = $('bits').value;
+    if (bits && LOSSLESS.includes(format)) out.push(bits === 'float' ? 'float' : `${bits}-bit`);
+    if ($('channels').value) out.push($('channels').value === '1' ? 'mono' : 'stereo');
+    const gain = Number($('gain').value);
+    if ($('gain').value.trim() !== '' && isFinite(gain) && gain !== 0) out.push(fmtGain(gain));
+    if ($('apply-rg').value) out.push(`${$('apply-rg').value} gain applied`);
+    return out;
   }
 
   function updateOptions() {
@@ -969,11 +1119,79 @@
     setText('mp3-quality-out', `V${$('mp3-quality').value}`);
     setText('ogg-quality-out', $('ogg-quality').value);
     $('outdir-field').hidden = document.querySelector('input[name=dest]:checked').value !== 'folder';
+
+    // A join writes one image named by its own template: the file naming
+    // and the splitting of cue sheet images do not apply to it.
+    const join = $('join').checked;
+    $('join-fields').hidden = !join;
+    $('naming-group').hidden = join;
+    $('split-group').hidden = join;
+    setText('dest-beside', join ? 'Beside the inputs' : 'Beside each input');
+    const named = $('name').value.trim() !== '';
+    $('keep-tree').disabled = !named;
+    $('keep-tree-label').classList.toggle('off', !named);
+    $('safe-names').disabled = !(join || named);
+    $('safe-names-label').classList.toggle('off', !(join || named));
+    $('gaps').disabled = !$('split').checked;
+    // Rates the format cannot hold, and float outside WAV, cannot be chosen.
+    const rates = RATES[format];
+    for (const o of $('rate').options) {
+      if (o.value) o.disabled = !!rates && !rates.includes(Number(o.value));
+    }
+    for (const o of $('bits').options) {
+      if (o.value === 'float') o.disabled = format !== 'wav';
+    }
+    // Closed, "More options" says what is in it, or what it changes.
+    const changes = moreChanges();
+    setText('more-note', changes.length ? `· ${changes.join(', ')}` : join ? 'existing files, sound' : 'names, existing files, cue sheets, sound');
+    $('more-note').classList.toggle('changed', changes.length > 0);
   }
 
+  /** The DSP fields of the spec (flat in the JSON), checked against the format. */
+  function dspFields(format) {
+    const out = {};
+    const name = FORMAT_NAMES[format] || format;
+    const rate = $('rate').value;
+    if (rate) {
+      const r = Number(rate);
+      const allowed = RATES[format];
+      if (allowed && !allowed.includes(r)) {
+        throw new FormError(`${name} cannot hold ${khz(r)}: it takes ${allowed.map(khz).join(', ')}. Choose another sample rate.`, 'rate');
+      }
+      out.rate = r;
+    }
+    const bits = $('bits').value;
+    if (bits && LOSSLESS.includes(format)) {
+      if (bits === 'float') {
+        if (format !== 'wav') throw new FormError(`32-bit float samples are for WAV only, not ${name}: choose a bit depth.`, 'bits');
+        out.float = true;
+      } else {
+        out.bits = Number(bits);
+      }
+    }
+    if ($('channels').value) out.channels = Number($('channels').value);
+    const gain = $('gain');
+    if (gain.validity.badInput) throw new FormError('The gain is a number of decibels, like -3 or 2.5.', 'gain');
+    const g = gain.value.trim();
+    if (g !== '') {
+      const n = Number(g);
+      if (!isFinite(n) || Math.abs(n) > MAX_GAIN_DB) {
+        throw new FormError(`A gain of ${g} dB is too much: the gain is −${MAX_GAIN_DB} to ${MAX_GAIN_DB} dB.`, 'gain');
+      }
+      if (n !== 0) out.gain_db = n;
+    }
+    if ($('apply-rg').value) out.apply_replaygain = $('apply-rg').value;
+    return out;
+  }
+
+  /**
+   * The job spec the form describes. Options left as they are stay out of
+   * it (or keep the values the API takes by default), so that a spec posted
+   * without touching them is the one the form always posted.
+   */
   function buildSpec() {
     const inputs = [...S.selected.keys()];
-    if (!inputs.length) throw new Error('Choose at least one file or folder first.');
+    if (!inputs.length) throw new FormError('Choose at least one file or folder first.', null);
     const format = $('format').value;
     const encoder = {};
     const m = mode();
@@ -985,25 +1203,47 @@
         const b = Number($('bitrate').value);
         const [lo, hi] = BITRATES[format];
         if (!Number.isInteger(b) || b < lo || b > hi) {
-          throw new Error(`The bitrate for ${format.toUpperCase()} is ${lo} to ${hi} kb/s.`);
+          throw new FormError(`The bitrate for ${format.toUpperCase()} is ${lo} to ${hi} kb/s.`, 'bitrate');
         }
         encoder.bitrate = b;
         if (m === 'abr') encoder.abr = true;
       }
     }
+    const onExists = $('on-exists').value;
     const spec = {
       kind: 'convert',
       inputs,
       format,
       encoder,
-      overwrite: $('overwrite').checked,
+      overwrite: onExists === 'overwrite',
       verify: $('verify').checked,
     };
+    if (onExists === 'rename') spec.on_exists = 'rename';
     if ($('replaygain').checked) spec.replaygain = true;
+    const join = $('join').checked;
+    if (join) {
+      const folders = [...S.selected.values()].filter((e) => e.kind === 'folder').length;
+      if (inputs.length < 2 && folders === 0) {
+        throw new FormError('Joining needs two files or more, or a folder of them: choose another, or untick “Join”.', 'join');
+      }
+      spec.join = { keep_order: $('keep-order').checked };
+      const name = $('join-name').value.trim();
+      if (name) spec.join.name = name;
+    } else {
+      const name = $('name').value.trim();
+      if (name) {
+        spec.name = name;
+        if ($('keep-tree').checked) spec.keep_tree = true;
+      }
+      if (!$('split').checked) spec.split = false;
+      else if ($('gaps').value !== 'append') spec.gaps = $('gaps').value;
+    }
+    if ($('safe-names').checked && (join || spec.name)) spec.safe_names = 'windows';
+    Object.assign(spec, dspFields(format));
     if (document.querySelector('input[name=dest]:checked').value === 'folder') {
       const dir = $('outdir').value.trim();
-      if (!dir) throw new Error('Name the output folder, or choose “Beside each input”.');
-      spec.output_dir = dir;
+      if (!dir) throw new FormError('Name the output folder, or choose “Beside each input”.', 'outdir');
+      spec.output_dir = serverPath(dir);
     }
     return spec;
   }
@@ -1016,6 +1256,12 @@
       spec = buildSpec();
     } catch (e) {
       setText('submit-error', e.message);
+      const field = e.field ? $(e.field) : null;
+      if (field) {
+        // A field under "More options" is shown before it gets the focus.
+        if ($('more').contains(field)) $('more').open = true;
+        field.focus();
+      }
       return;
     }
     const button = $('submit');
@@ -1032,7 +1278,7 @@
       announce(`Job ${job.id} queued.`);
       if (S.detailId !== null) location.hash = '#/';
     } catch (e) {
-      setText('submit-error', `The job was not started: ${e.message}`);
+      setText('submit-error', `The job was not started: ${relText(e.message)}`);
     } finally {
       button.disabled = false;
     }
@@ -1344,7 +1590,10 @@
       for (const box of $('entries').querySelectorAll('input[type=checkbox]')) box.checked = false;
     });
     $('outdir-here').addEventListener('click', () => {
-      if (S.browsePath !== null) $('outdir').value = S.browsePath;
+      if (S.browsePath === null) return;
+      // As the library shows it, when that leads back to the same folder.
+      const shown = showPath(S.browsePath);
+      $('outdir').value = serverPath(shown) === S.browsePath.replace(/\/+$/, '') ? shown : S.browsePath;
     });
     $('new-form').addEventListener('submit', submit);
     $('new-form').addEventListener('input', updateOptions);

@@ -213,4 +213,34 @@ mod tests {
         assert!(!js.contains("insertAdjacentHTML"));
         assert!(!js.contains("document.write"));
     }
+
+    /// Every element the script looks up by id (`$('…')`, `setText('…')`)
+    /// is in the page: a renamed or removed control fails here, not in a
+    /// user's browser.
+    #[test]
+    fn every_id_the_script_uses_is_in_the_page() {
+        let html = std::str::from_utf8(include_bytes!("index.html")).unwrap();
+        let js = std::str::from_utf8(include_bytes!("app.js")).unwrap();
+        let mut used = Vec::new();
+        for call in ["$('", "setText('"] {
+            for part in js.split(call).skip(1) {
+                let id = part.split('\'').next().unwrap();
+                if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    used.push(id.to_string());
+                }
+            }
+        }
+        assert!(used.len() > 50, "{used:?}");
+        for id in &used {
+            assert!(
+                html.contains(&format!("id=\"{id}\"")),
+                "the page has no #{id}"
+            );
+        }
+        // Each id once.
+        for part in html.split(" id=\"").skip(1) {
+            let id = part.split('"').next().unwrap();
+            assert_eq!(html.matches(&format!(" id=\"{id}\"")).count(), 1, "#{id}");
+        }
+    }
 }

@@ -12,7 +12,11 @@
 //     "keep": "DIR" | null,                     a few are copied here too
 //     "drive": "demo",                          the first server's drive (the demo disc)
 //     "rip_dir": "rips/demo",                   where the page rips it, inside the library
-//     "album": "…", "performer": "…" }          the demo disc's CD-TEXT
+//     "album": "…", "performer": "…",           the demo disc's CD-TEXT
+//     "join": { "folder": "tracks",             two WAVs in this folder of the first library,
+//               "files": ["…", "…"],            joined by the page into one image
+//               "name": "…", "out": "joined",   named so, in this folder of the library
+//               "root": "/…/lib" } }            the library's path, never shown by the page
 // Prints one JSON line with what it saw; exits non-zero on failure.
 
 import { chromium } from 'playwright-core';
@@ -35,6 +39,9 @@ function check(cond, what) {
 async function shot(page, name, keep) {
   const path = join(cfg.shots, `${name}.png`);
   await page.screenshot({ path, fullPage: true, animations: 'disabled' });
+  // A full-page shot resizes the view for a moment: let the layout settle
+  // before the next click.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   result.screenshots.push(path);
   if (keep && cfg.keep) {
     mkdirSync(cfg.keep, { recursive: true });
@@ -89,6 +96,25 @@ async function chooseInput(page, name) {
   await page.waitForFunction(() => document.getElementById('selected-count').textContent === '1');
 }
 
+/** Opens the library's first root, then `folder`, and ticks each of `names`. */
+async function chooseInputs(page, folder, names) {
+  const root = page.locator('#entries li.folder').first();
+  await root.waitFor({ timeout: STEP_MS });
+  await root.locator('button').click();
+  await page.locator('#entries li.folder', { hasText: `${folder}/` }).locator('button').click();
+  for (const name of names) {
+    const entry = page.locator(`#entries li.audio[data-path$="/${name}"]`);
+    await entry.waitFor({ timeout: STEP_MS });
+    await entry.locator('input[type=checkbox]').check();
+  }
+  await page.waitForFunction((n) => document.getElementById('selected-count').textContent === String(n), names.length);
+}
+
+/** How much wider than the window the page is (0 or less: it fits). */
+async function tooWide(page) {
+  return page.evaluate(() => document.scrollingElement.scrollWidth - window.innerWidth);
+}
+
 /** Submits the form and waits, without reloading, for the new job to reach `end`. */
 async function convertAndWait(page, end = 'done') {
   await page.evaluate(() => {
@@ -109,7 +135,11 @@ async function convertAndWait(page, end = 'done') {
   });
   const before = await page.locator('#jobs li.job').count();
   await page.locator('#submit').click();
-  await page.waitForFunction((n) => document.querySelectorAll('#jobs li.job').length === n + 1, before, { timeout: STEP_MS });
+  try {
+    await page.waitForFunction((n) => document.querySelectorAll('#jobs li.job').length === n + 1, before, { timeout: STEP_MS });
+  } catch (e) {
+    throw new Error(`no job was started; the form says: ${await page.locator('#submit-error').textContent()} (${e.message})`);
+  }
   const row = page.locator('#jobs li.job').first();
   const id = await row.getAttribute('data-id');
   await page.locator(`#jobs li.job[data-id="${id}"][data-state="${end}"]`).waitFor({ timeout: STEP_MS });
@@ -171,7 +201,16 @@ async function withoutToken(browser) {
   await shot(page, 'desktop-form', true);
 
   step('desktop: convert and watch the job reach done');
+  const posted = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/api/v1/jobs')) posted.push(JSON.parse(r.postData()));
+  });
   const { id, row } = await convertAndWait(page);
+  // Options left alone stay out of the spec: the API's defaults apply.
+  check(posted.length === 1, `one job posted: ${JSON.stringify(posted)}`);
+  const keys = Object.keys(posted[0]).sort().join(' ');
+  check(keys === 'encoder format inputs kind overwrite verify', `only the options the form always sent: ${keys}`);
+  check(posted[0].overwrite === false && posted[0].verify === true, `the defaults: ${JSON.stringify(posted[0])}`);
   await shot(page, 'desktop-done', false);
 
   step('desktop: the job detail, its log, and the download');
@@ -227,7 +266,7 @@ async function withoutToken(browser) {
   watch(p, pproblems);
   await p.goto(cfg.url);
   await p.locator(`#jobs li.job[data-id="${id}"][data-state="done"]`).waitFor({ timeout: STEP_MS });
-  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const overflow = await tooWide(p);
   check(overflow <= 0, `nothing wider than the phone (${overflow} px too wide)`);
   const cols = await p.evaluate(() => getComputedStyle(document.querySelector('.layout')).gridTemplateColumns.split(' ').length);
   check(cols === 1, `one column on a phone (${cols})`);
@@ -245,6 +284,155 @@ async function withoutToken(browser) {
   check(await p.locator('#jobs-empty').isHidden(), 'the list is not called empty');
   check(pproblems.length === 0, `no error in the page: ${pproblems.join(' | ')}`);
   await phone.close();
+}
+
+/**
+ * Joins the two tracks into one 24-bit FLAC image with its cue sheet, into
+ * a folder: the join choice and "More options" of the form, its own checks
+ * and the server's, the job's files (image and cue sheet, both downloaded)
+ * and its settings, with paths shown relative to the library.
+ */
+async function joinTracks(browser) {
+  const j = cfg.join;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  await csp(context);
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  step('join: choose both tracks');
+  await page.goto(cfg.url);
+  await page.locator('#st-events', { hasText: 'live' }).waitFor({ timeout: STEP_MS });
+  await chooseInputs(page, j.folder, j.files);
+  check(await page.locator('#more').evaluate((d) => !d.open), '"More options" starts closed');
+  check(!(await page.locator('#more-note').evaluate((e) => e.classList.contains('changed'))), 'nothing changed under "More options"');
+  check((await page.locator('#more-note').textContent()).includes('sound'), '"More options" says what it holds');
+
+  step('join: the join choice hides what does not apply');
+  await page.locator('#more summary').click();
+  check(await page.locator('#naming-group').isVisible(), 'file names are offered for a conversion');
+  check(await page.locator('#split-group').isVisible(), 'cue sheet splitting is offered for a conversion');
+  await page.getByLabel('Join them into one file, with a cue sheet').check();
+  check(await page.locator('#naming-group').isHidden(), 'a join hides the file names');
+  check(await page.locator('#split-group').isHidden(), 'a join hides cue sheet splitting');
+  check(await page.locator('#join-fields').isVisible(), 'the join shows its own fields');
+  check((await page.locator('#dest-beside').textContent()) === 'Beside the inputs', 'the destination is worded for one image');
+
+  step('join: the form checks what it can');
+  const jobsBefore = await page.locator('#jobs li.job').count();
+  await page.getByLabel('Sample rate').selectOption('96000');
+  await page.locator('#format').selectOption('mp3');
+  check(await page.locator('#bits').isHidden(), 'no bit depth for MP3');
+  check(await page.locator('#rate option[value="96000"]').isDisabled(), 'MP3 cannot be given 96 kHz');
+  await page.locator('#submit').click();
+  const rateError = await page.locator('#submit-error').textContent();
+  check(rateError.includes('MP3 cannot hold 96 kHz'), `the rate is refused in words: ${rateError}`);
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'rate'), 'the sample rate gets the focus');
+  await page.getByLabel('Sample rate').selectOption('');
+  await page.locator('#format').selectOption('flac');
+  await page.getByLabel('Gain in dB (optional)').fill('75');
+  await page.locator('#submit').click();
+  const gainError = await page.locator('#submit-error').textContent();
+  check(gainError.includes('−60 to 60 dB'), `the gain is refused in words: ${gainError}`);
+  await page.getByLabel('Gain in dB (optional)').fill('');
+  // A template the server cannot parse: its 400 is shown as it words it.
+  await page.getByLabel('Image name (optional)').fill('{album');
+  await page.locator('#submit').click();
+  await page.locator('#submit-error', { hasText: 'The job was not started' }).waitFor({ timeout: STEP_MS });
+  const serverError = await page.locator('#submit-error').textContent();
+  check(serverError.includes('without its }'), `the server's reason is shown: ${serverError}`);
+  check((await page.locator('#jobs li.job').count()) === jobsBefore, 'no job was started by a refused form');
+
+  step('join: name, depth and folder');
+  await page.getByLabel('Image name (optional)').fill(j.name);
+  await page.getByLabel('Bit depth').selectOption('24');
+  check((await page.locator('#more-note').textContent()).includes('24-bit'), 'the closed options would show the depth');
+  await page.getByLabel('Into a folder').check();
+  await page.getByRole('button', { name: 'This folder' }).click();
+  const here = await page.locator('#outdir').inputValue();
+  check(!here.startsWith('/') && here.endsWith(`/${j.folder}`), `the folder is shown inside the library: ${here}`);
+  await page.locator('#outdir').fill(`${here.split('/')[0]}/${j.out}`);
+  check((await tooWide(page)) <= 0, 'the open form fits the window');
+  const bad = await unlabelled(page);
+  check(bad.length === 0, `every control has a label: ${bad.join(' | ')}`);
+  await shot(page, 'desktop-join-form', true);
+
+  step('join: run it and watch it reach done');
+  let started;
+  try {
+    started = await convertAndWait(page);
+  } catch (e) {
+    await shot(page, 'join-failed', true);
+    throw new Error(`${e.message}; page problems: ${problems.join(' | ')}`);
+  }
+  const { id, row } = started;
+  check((await row.locator('.job-name').textContent()).includes('one FLAC image'), 'the job is named a join');
+  await row.locator('a').click();
+  await page.locator('#detail-panel').waitFor({ state: 'visible' });
+  const links = page.locator('#files li[data-state=done] a.download');
+  await links.nth(1).waitFor({ timeout: STEP_MS });
+  const names = await links.evaluateAll((as) => as.map((a) => a.getAttribute('download')));
+  check(names.length === 2 && names[0] === `${j.name}.flac` && names[1] === `${j.name}.cue`, `the image and its cue sheet: ${names}`);
+
+  step('join: the settings in words, the paths inside the library');
+  const facts = await page.locator('#detail-spec').evaluate((dl) => {
+    const out = {};
+    for (const dt of dl.querySelectorAll('dt')) out[dt.textContent] = dt.nextElementSibling.textContent;
+    return out;
+  });
+  check((facts.Join || '').startsWith('into one image with a cue sheet'), `the join is shown: ${JSON.stringify(facts)}`);
+  check(facts['Image name'] === j.name, `the image name is shown: ${JSON.stringify(facts)}`);
+  check(facts.Sound === '24-bit', `the depth is shown: ${JSON.stringify(facts)}`);
+  const lib = j.root.split('/').pop();
+  check(facts.Output === `${lib}/${j.out}`, `the output folder inside the library: ${facts.Output}`);
+  check(facts.Inputs === j.files.map((f) => `${lib}/${j.folder}/${f}`).join(''), `the inputs inside the library: ${facts.Inputs}`);
+  check(!('File names' in facts) && !('Files at once' in facts), 'no setting that a join does not use');
+  await page.locator('#log-box summary').click();
+  await page.waitForFunction(() => Number(document.getElementById('log-count').textContent) >= 5);
+  const logText = await page.locator('#log').textContent();
+  check(logText.includes('finished: joined into one image'), `the log says what was done: ${logText}`);
+  check(logText.includes(`track 2 of the image from ${lib}/${j.folder}/${j.files[1]}`), `the log names the tracks: ${logText}`);
+  const panel = await page.locator('#detail-panel').textContent();
+  check(!panel.includes(j.root), 'the server\'s own path of the library is not shown');
+
+  step('join: download the cue sheet');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: STEP_MS }), links.nth(1).click()]);
+  const sheet = readFileSync(await download.path(), 'utf8');
+  const tracks = sheet.split(/\r?\n/).filter((l) => /^\s*TRACK \d\d AUDIO/.test(l)).length;
+  check(sheet.includes(`FILE "${j.name}.flac" WAVE`), `the sheet names the image: ${sheet}`);
+  check(tracks === 2, `the sheet lists two tracks: ${sheet}`);
+  result.join = { id, cue_tracks: tracks, settings: facts };
+  await shot(page, 'desktop-join-detail', true);
+  const violations = await page.evaluate(() => window.__cspViolations);
+  check(violations.length === 0, `no CSP violation: ${violations.join(', ')}`);
+  // The browser logs the one refusal the test asked for.
+  const refused = problems.filter((m) => m.includes('status of 400'));
+  const others = problems.filter((m) => !m.includes('status of 400'));
+  check(refused.length === 1, `one request refused: ${refused.join(' | ')}`);
+  check(others.length === 0, `no error in the page: ${others.join(' | ')}`);
+  await context.close();
+
+  for (const scheme of ['light', 'dark']) {
+    step(`join: on a phone, ${scheme}`);
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: scheme });
+    await csp(phone);
+    const p = await phone.newPage();
+    const pproblems = [];
+    watch(p, pproblems);
+    await p.goto(cfg.url);
+    await p.locator('#st-events', { hasText: 'live' }).waitFor({ timeout: STEP_MS });
+    await chooseInputs(p, j.folder, j.files);
+    await p.locator('#more summary').tap();
+    if (scheme === 'dark') await p.getByLabel('Join them into one file, with a cue sheet').check();
+    await p.getByLabel('Sample rate').selectOption('48000');
+    check((await tooWide(p)) <= 0, `the form fits the phone (${await tooWide(p)} px too wide)`);
+    await shot(p, `phone-form-${scheme}`, true);
+    await p.goto(`${cfg.url}#/jobs/${id}`);
+    await p.locator('#files li[data-state=done] a.download').nth(1).waitFor({ timeout: STEP_MS });
+    check((await tooWide(p)) <= 0, `the join's detail fits the phone (${await tooWide(p)} px too wide)`);
+    await shot(p, `phone-join-detail-${scheme}`, true);
+    check(pproblems.length === 0, `no error in the page: ${pproblems.join(' | ')}`);
+    await phone.close();
+  }
 }
 
 /** Keeps what the job list and the drive list show while a rip runs. */
@@ -358,7 +546,7 @@ async function withDrives(browser) {
   await pdrive.getByRole('button', { name: 'Read disc' }).tap();
   await pdrive.locator('.disc dl').waitFor({ timeout: STEP_MS });
   await pdrive.getByRole('button', { name: 'Rip…' }).tap();
-  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const overflow = await tooWide(p);
   check(overflow <= 0, `nothing wider than the phone (${overflow} px too wide)`);
   await shot(p, 'phone-drives', true);
   check(pproblems.length === 0, `no error in the page: ${pproblems.join(' | ')}`);
@@ -422,6 +610,7 @@ async function main() {
   });
   try {
     await withoutToken(browser);
+    if (cfg.join) await joinTracks(browser);
     if (cfg.drive) await withDrives(browser);
     await withToken(browser);
   } finally {
