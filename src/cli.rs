@@ -326,7 +326,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
 
-    /// File holding the daemon's bearer token [default: $AJ_TOKEN]
+    /// File holding the daemon's bearer token; without it, the token itself is taken from
+    /// $AJ_TOKEN (when set)
     #[arg(long, value_name = "FILE", requires = "server")]
     pub token_file: Option<PathBuf>,
 }
@@ -341,10 +342,13 @@ Examples:
   aj jobs 12 --follow                   follow job 12 until it ends
   aj jobs cancel 12                     cancel it
   aj jobs log 12                        its engine events, as JSON lines
+  aj jobs delete 12                     forget it, with its log (not while it runs)
   aj jobs --server http://nas:3643 --token-file ~/.aj-token
+  AJ_TOKEN=\"$(cat ~/.aj-token)\" aj jobs --server http://nas:3643
 
-The daemon is $AJ_SERVER unless --server is given, else http://127.0.0.1:3643;
-the token is read from --token-file, else $AJ_TOKEN. --follow reads the
+The daemon is $AJ_SERVER unless --server is given, else http://127.0.0.1:3643.
+The token is read from the file --token-file names; without that flag,
+$AJ_TOKEN holds the token itself (not a file name). --follow reads the
 daemon's event feed (and reconnects where it left off) and shows the job's
 progress as a local run would: bars in a terminal, plain lines otherwise, the
 engine's events as JSON lines with --json.
@@ -372,7 +376,8 @@ pub struct JobsArgs {
     #[arg(long, value_name = "URL", global = true)]
     pub server: Option<String>,
 
-    /// File holding the daemon's bearer token [default: $AJ_TOKEN]
+    /// File holding the daemon's bearer token; without it, the token itself is taken from
+    /// $AJ_TOKEN (when set)
     #[arg(long, value_name = "FILE", global = true)]
     pub token_file: Option<PathBuf>,
 
@@ -389,6 +394,8 @@ pub enum JobsAction {
     Retry(JobIdArg),
     /// A job's engine events, one JSON object per line (as a local --json run prints them)
     Log(JobIdArg),
+    /// Delete a job that is not running, with its log (its output files stay)
+    Delete(JobIdArg),
 }
 
 #[derive(Debug, Args)]

@@ -244,6 +244,15 @@ impl Client {
         self.call("POST", &format!("/api/v1/jobs/{id}/retry"), None)
     }
 
+    /// Deletes a job that is not running, with its log.
+    ///
+    /// # Errors
+    /// See [`Client::call`]; a running job is the server's 409.
+    pub fn delete(&self, id: i64) -> anyhow::Result<()> {
+        self.call("DELETE", &format!("/api/v1/jobs/{id}"), None)
+            .map(|_| ())
+    }
+
     /// The entries of a job's log after number `after` (`{seq, time,
     /// event}`), in order.
     ///

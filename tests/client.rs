@@ -604,3 +604,38 @@ fn settings_are_checked_kept_across_a_restart_and_removed() {
     assert!(all.get("default_format").is_none(), "{all}");
     assert_eq!(all["default_encoder"], json!({"bitrate": 96}));
 }
+
+#[test]
+fn aj_jobs_lists_syncs_and_deletes_jobs() {
+    let t = tempfile::tempdir().unwrap();
+    let d = Daemon::start(t.path(), None);
+    std::fs::create_dir_all(d.lib.join("music")).unwrap();
+    write_input(&d.lib.join("music/a.wav"));
+    let spec = json!({"kind": "sync", "source": "music", "mirror": "player", "format": "flac"});
+    let (status, job) = d.http("POST", "/api/v1/jobs", Some(&spec));
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_i64().unwrap().to_string();
+    let r = run(&["jobs", &id, "--follow", "--server", &d.url]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+
+    // The sync's row says what it mirrors where.
+    let r = run(&["jobs", "--server", &d.url]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(row.contains("music -> player (flac)"), "{row}");
+
+    let r = run(&["jobs", "delete", &id, "--server", &d.url]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.trim(), format!("job {id}: deleted"));
+    assert!(d.lib.join("player/a.flac").is_file(), "outputs stay");
+    let r = run(&["jobs", &id, "--server", &d.url]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains(&format!("no job {id}")), "{}", r.stderr);
+    let r = run(&["jobs", "delete", &id, "--server", &d.url, "--json"]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains(&format!("no job {id}")), "{}", r.stderr);
+}

@@ -534,10 +534,12 @@ fn serve_stops_cleanly_on_sigterm() {
 }
 
 #[test]
-fn a_token_is_made_for_a_lan_address() {
-    // Binding 0.0.0.0 would expose the test machine; the token logic is the
-    // same for any non-loopback address, so the check is made on a taken
-    // port: the token is created before binding fails.
+fn a_start_that_cannot_bind_makes_no_token() {
+    // Binding 0.0.0.0 would expose the test machine, so the LAN address is
+    // one whose port is taken: the start fails, and no token is made that
+    // nobody would be shown (the next start makes and prints one). Which
+    // addresses need a token is checked in src/cmd/serve.rs; making and
+    // showing it, on loopback with --token-file, below.
     let t = tempfile::tempdir().unwrap();
     let held = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = held.local_addr().unwrap().port();
@@ -550,17 +552,88 @@ fn a_token_is_made_for_a_lan_address() {
         s(&data),
     ]);
     assert_eq!(r.status, 1, "{}", r.stderr);
-    let token = std::fs::read_to_string(data.join("token")).unwrap();
-    assert_eq!(token.trim().len(), 64);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("token"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+    assert!(r.stderr.contains("is taken"), "{}", r.stderr);
+    assert!(
+        !data.join("token").exists(),
+        "a token was made before binding"
+    );
+}
+
+/// Starts `aj serve ARGS`, reads its stdout up to its last start-up line,
+/// stops it with SIGTERM; its stdout and stderr.
+fn serve_start_up(args: &[&str]) -> (String, String) {
+    use std::io::Read;
+    let mut child = aj()
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line.starts_with("Send it as") || line.starts_with("aj serve: requests need") {
+            break;
+        }
     }
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (out, err)
+}
+
+#[test]
+fn a_token_is_made_after_binding_shown_once_and_kept_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let data: PathBuf = t.path().join("data");
+    let token_file = data.join("token");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        s(&data),
+        "--token-file",
+        s(&token_file),
+    ];
+    let (out, err) = serve_start_up(&args);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let token = token.trim();
+    assert_eq!(token.len(), 64);
+    assert!(out.contains(token), "the new token is not shown: {out}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&token_file), 0o600);
+    assert_eq!(mode(&data), 0o700, "the data folder is not private");
+    assert!(!err.contains("warning"), "{err}");
+
+    // Shown once; the next start names the file only.
+    let (out, err) = serve_start_up(&args);
+    assert!(!out.contains(token), "{out}");
+    assert!(out.contains(s(&token_file)), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+
+    // A token file others can read is named, with the fix.
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, err) = serve_start_up(&args);
+    assert!(err.contains("warning"), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", s(&token_file))),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1102,4 +1175,613 @@ fn a_join_runs_through_the_daemon_inside_the_library() {
     let r = api.post("/api/v1/jobs", Some(&outside));
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(!t.path().join("out").exists());
+}
+
+/// One HTTP/1.1 request written by hand (headers a browser sends, such as
+/// `Host`, `Origin` and `Sec-Fetch-Site`, set as given): the status, the
+/// Content-Type and the body as JSON (`Null` when empty or not JSON).
+fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, Option<String>, Value) {
+    use std::io::{Read, Write};
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(req.as_bytes()).unwrap();
+    if let Some(b) = body {
+        stream.write_all(b).unwrap();
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path}: no header end"));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let body = &answer[split + 4..];
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let content_type = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-type")
+            .then(|| v.trim().to_string())
+    });
+    let value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    (status, content_type, value)
+}
+
+#[test]
+fn cross_site_requests_and_dns_rebinding_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    write_input(&lib.join("a.wav"));
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+    let doc = api.get("/api/openapi.json").body;
+    let addr = api.server.addr;
+    let host = addr.to_string();
+    let mut spec = convert(&["a.wav"], "flac", Some("out"));
+    spec["delete_source"] = json!(true);
+    let body = spec.to_string();
+    let check = |method: &str, route: &str, (status, ct, body): &(u16, Option<String>, Value)| {
+        assert_eq!(ct.as_deref(), Some("application/json"), "{status} {body}");
+        assert!(
+            body["error"].is_string() || *status < 400,
+            "{status} {body}"
+        );
+        aj_testkit::openapi::conforms(&doc, method, route, *status, body);
+    };
+
+    // A form or fetch() of another site: text/plain needs no preflight.
+    let r = raw_request(
+        addr,
+        "POST",
+        "/api/v1/jobs",
+        &[("Host", &host), ("Content-Type", "text/plain")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.0, 415, "{:?}", r);
+    assert!(r.2["error"].as_str().unwrap().contains("application/json"));
+    check("post", "/api/v1/jobs", &r);
+    let r = raw_request(
+        addr,
+        "POST",
+        "/api/v1/jobs",
+        &[("Host", &host)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.0, 415, "no Content-Type: {:?}", r);
+
+    // JSON, but from another origin (or marked cross-site by the browser).
+    for extra in [
+        ("Origin", "http://evil.example"),
+        ("Origin", "null"),
+        ("Origin", "http://127.0.0.1:1"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let r = raw_request(
+            addr,
+            "POST",
+            "/api/v1/jobs",
+            &[("Host", &host), ("Content-Type", "application/json"), extra],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.0, 403, "{extra:?}: {:?}", r);
+        assert!(r.2["error"].as_str().unwrap().contains("cross"), "{:?}", r);
+        check("post", "/api/v1/jobs", &r);
+    }
+    assert_eq!(api.get("/api/v1/jobs").body["jobs"], json!([]));
+    assert!(lib.join("a.wav").is_file(), "a refused job ran");
+
+    // DNS rebinding: evil.example resolved to 127.0.0.1 reads nothing.
+    for path in [
+        "/api/v1/library?path=.",
+        "/api/v1/files/a.wav",
+        "/api/v1/jobs",
+    ] {
+        let r = raw_request(addr, "GET", path, &[("Host", "evil.example:3643")], None);
+        assert_eq!(r.0, 403, "{path}: {:?}", r);
+        assert!(
+            r.2["error"].as_str().unwrap().contains("evil.example"),
+            "{:?}",
+            r
+        );
+    }
+    let r = raw_request(
+        addr,
+        "GET",
+        "/api/v1/jobs",
+        &[("Host", "evil.example")],
+        None,
+    );
+    check("get", "/api/v1/jobs", &r);
+    // Loopback names are served, with any port.
+    for h in [host.as_str(), "localhost", "[::1]:9", "127.7.7.7"] {
+        let r = raw_request(addr, "GET", "/api/v1/status", &[("Host", h)], None);
+        assert_eq!(r.0, 200, "{h}: {:?}", r);
+    }
+
+    // The server's own page: same origin, JSON.
+    let r = raw_request(
+        addr,
+        "POST",
+        "/api/v1/jobs",
+        &[
+            ("Host", &host),
+            ("Origin", &format!("http://{host}")),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.0, 202, "{:?}", r);
+    check("post", "/api/v1/jobs", &r);
+    let id = r.2["id"].as_i64().unwrap();
+    api.wait_for(id, &["done", "failed"]);
+    // A POST without a body needs no Content-Type; a cross-site one is
+    // refused all the same.
+    let path = format!("/api/v1/jobs/{id}/retry");
+    let r = raw_request(addr, "POST", &path, &[("Host", &host)], None);
+    assert_eq!(r.0, 409, "{:?}", r);
+    check("post", "/api/v1/jobs/{id}/retry", &r);
+    let path = format!("/api/v1/jobs/{id}");
+    let r = raw_request(
+        addr,
+        "DELETE",
+        &path,
+        &[("Host", &host), ("Origin", "http://evil.example")],
+        None,
+    );
+    assert_eq!(r.0, 403, "{:?}", r);
+    check("delete", "/api/v1/jobs/{id}", &r);
+    let r = raw_request(addr, "DELETE", &path, &[("Host", &host)], None);
+    assert_eq!(r.0, 204, "{:?}", r);
+}
+
+#[test]
+fn names_that_are_not_utf8_are_listed_and_fetched() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    let odd = lib.join("odd");
+    std::fs::create_dir_all(&odd).unwrap();
+    // "café.wav" and "dér" in Latin-1: bytes that are not UTF-8.
+    let cafe = odd.join(std::ffi::OsStr::from_bytes(b"caf\xe9.wav"));
+    write_input(&cafe);
+    let folder = odd.join(std::ffi::OsStr::from_bytes(b"d\xe9r"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("notes.txt"), b"inside").unwrap();
+    write_input(&odd.join("plain.wav"));
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+    let doc = api.get("/api/openapi.json").body;
+
+    let r = api.get("/api/v1/library?path=odd");
+    assert_eq!(r.status, 200, "{}", r.body);
+    conforms(&doc, "get", "/api/v1/library", &r);
+    let entries = r.body["entries"].as_array().unwrap();
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["d\u{fffd}r", "caf\u{fffd}.wav", "plain.wav"]);
+    let plain = &entries[2];
+    assert_eq!(plain["utf8"], true);
+    assert_eq!(
+        plain["path"],
+        s(&odd.canonicalize().unwrap().join("plain.wav"))
+    );
+    let file = &entries[1];
+    assert_eq!(file["utf8"], false);
+    assert_eq!(file["audio"], true);
+    let encoded = file["path_encoded"].as_str().unwrap();
+    assert!(encoded.ends_with("caf%E9.wav"), "{encoded}");
+
+    // The encoded path fetches the file, and browses the folder.
+    let (reply, bytes) = api
+        .client
+        .raw("GET", &format!("/api/v1/files/{encoded}"), None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(bytes, std::fs::read(&cafe).unwrap());
+    let (reply, bytes) = api.client.raw("GET", "/api/v1/files/odd/caf%E9.wav", None);
+    assert_eq!(reply.status, 200, "relative, by hand");
+    assert_eq!(bytes, std::fs::read(&cafe).unwrap());
+    let dir = entries[0]["path_encoded"].as_str().unwrap();
+    let r = api.get(&format!("/api/v1/library?path={dir}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    conforms(&doc, "get", "/api/v1/library", &r);
+    assert_eq!(r.body["path_encoded"], dir);
+    assert_eq!(r.body["entries"][0]["name"], "notes.txt");
+
+    // A name that is not there: a JSON 404, never a 500.
+    for path in ["/api/v1/files/odd/caf%E8.wav", "/api/v1/files/%ff"] {
+        let r = api.get(path);
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        conforms(&doc, "get", "/api/v1/files/{path}", &r);
+    }
+    let r = api.get("/api/v1/library?path=odd/%ff");
+    assert_eq!(r.status, 404, "{}", r.body);
+    conforms(&doc, "get", "/api/v1/library", &r);
+}
+
+#[test]
+fn rejections_are_json_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let app = App::open(Config {
+        libraries: vec![lib.clone()],
+        data_dir: t.path().join("data"),
+        drives: vec!["demo".into()],
+        max_encoders: 1,
+        ..Config::default()
+    })
+    .unwrap();
+    let api = Api::serve(app, None);
+    let doc = api.get("/api/openapi.json").body;
+    for (method, path, route, status) in [
+        ("GET", "/api/v1/jobs/%ff", "/api/v1/jobs/{id}", 404),
+        ("DELETE", "/api/v1/jobs/%ff", "/api/v1/jobs/{id}", 404),
+        (
+            "POST",
+            "/api/v1/jobs/%ff/cancel",
+            "/api/v1/jobs/{id}/cancel",
+            404,
+        ),
+        ("GET", "/api/v1/jobs/%ff/log", "/api/v1/jobs/{id}/log", 404),
+        (
+            "GET",
+            "/api/v1/drives/%ff/disc",
+            "/api/v1/drives/{id}/disc",
+            404,
+        ),
+        (
+            "POST",
+            "/api/v1/drives/%ff/eject",
+            "/api/v1/drives/{id}/eject",
+            404,
+        ),
+        ("GET", "/api/v1/files/%ff", "/api/v1/files/{path}", 404),
+        (
+            "DELETE",
+            "/api/v1/settings/%ff",
+            "/api/v1/settings/{key}",
+            400,
+        ),
+        ("GET", "/api/v1/jobs?state=%ff", "/api/v1/jobs", 400),
+        (
+            "GET",
+            "/api/v1/jobs/1/log?after=%ff",
+            "/api/v1/jobs/{id}/log",
+            400,
+        ),
+    ] {
+        let (reply, bytes) = api.client.raw(method, path, None);
+        assert_eq!(reply.status, status, "{method} {path}");
+        assert_eq!(
+            reply.content_type.as_deref(),
+            Some("application/json"),
+            "{method} {path}"
+        );
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["error"].is_string(), "{method} {path}: {body}");
+        aj_testkit::openapi::conforms(&doc, &method.to_lowercase(), route, reply.status, &body);
+    }
+    // A body over the limit.
+    let big = json!({ "kind": "convert", "inputs": ["x".repeat(aj_server::api::BODY_LIMIT)], "format": "flac" });
+    for (method, path, route) in [
+        ("POST", "/api/v1/jobs", "/api/v1/jobs"),
+        (
+            "PUT",
+            "/api/v1/settings/default_format",
+            "/api/v1/settings/{key}",
+        ),
+    ] {
+        let (reply, bytes) = api.client.raw(method, path, Some(&big));
+        assert_eq!(reply.status, 413, "{method} {path}");
+        assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["error"].as_str().unwrap().contains("larger"), "{body}");
+        aj_testkit::openapi::conforms(&doc, &method.to_lowercase(), route, 413, &body);
+    }
+}
+
+/// The feed's events from the first, until one of `kind` about job `id`
+/// whose data has `field` = `value` (server-sent events replayed with
+/// `Last-Event-ID: 0`).
+fn feed_until(url: &str, id: i64, kind: &str, field: &str, value: &str) -> Vec<(String, Value)> {
+    let client = Client::new(url, None);
+    let resp = client
+        .agent()
+        .get(client.url("/api/v1/events"))
+        .header("Last-Event-ID", "0")
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut seen = Vec::new();
+    let mut event = String::new();
+    for line in BufReader::new(resp.into_body().into_reader()).lines() {
+        let line = line.unwrap();
+        if let Some(v) = line.strip_prefix("event:") {
+            event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            let data: Value = serde_json::from_str(v.trim()).unwrap();
+            let hit = event == kind && data["id"] == id && data[field] == value;
+            seen.push((event.clone(), data));
+            if hit {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn after_kill_9_a_retry_skips_finished_items_whatever_on_exists_says() {
+    const FILES: usize = 40;
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    let album = lib.join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    for i in 0..FILES {
+        let samples = aj_testkit::noise(44_100, 2, 16, i as u64);
+        aj_testkit::write_wav(&album.join(format!("{i:03}.wav")), &samples, 2, 44_100, 16);
+    }
+    let data = t.path().join("data");
+    let out = lib.join("out/deep");
+
+    let (mut child, url) = spawn_serve(&lib, &data);
+    let mut spec = convert(&["album"], "flac", Some("out/deep"));
+    spec["threads"] = json!(1);
+    spec["on_exists"] = json!("rename");
+    let r = Client::new(&url, None).post("/api/v1/jobs", Some(&spec));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    // Kill once a few files are done (and logged as done).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, log) = get(&url, &format!("/api/v1/jobs/{id}/log"));
+        let done = log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"]["event"] == "file_done")
+            .count();
+        if done >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no file was converted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ok = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    child.wait().unwrap();
+    let finished: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".flac"))
+        .collect();
+    assert!(finished.len() >= 3);
+
+    let (mut child, url) = spawn_serve(&lib, &data);
+    // Listeners learn that the job was cut off.
+    let feed = feed_until(&url, id, "job.state", "state", "interrupted");
+    assert!(
+        feed.last()
+            .is_some_and(|(k, d)| k == "job.state" && d["state"] == "interrupted"),
+        "{feed:?}"
+    );
+    let (status, job) = post(&url, &format!("/api/v1/jobs/{id}/retry"));
+    assert_eq!(status, 202, "{job}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let (_, job) = get(&url, &format!("/api/v1/jobs/{id}"));
+        if job["state"] != "queued" && job["state"] != "running" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "{job}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(job["state"], "done", "{job}");
+    // Each logged item skipped (a file finished on disk but not yet
+    // logged when the process died would be numbered: the store cannot
+    // know it, so the test waits for the log).
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let expected: Vec<String> = (0..FILES).map(|i| format!("{i:03}.flac")).collect();
+    assert_eq!(names, expected, "finished items were converted again");
+    let skipped = job["summary"]["skipped"].as_u64().unwrap() as usize;
+    assert!(skipped >= 3 && skipped <= finished.len(), "{job}");
+    assert_eq!(
+        job["summary"]["ok"].as_u64().unwrap() as usize + skipped,
+        FILES
+    );
+    let (_, log) = get(&url, &format!("/api/v1/jobs/{id}/log"));
+    let earlier = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["reason"] == "done in an earlier run")
+        .count();
+    assert_eq!(earlier, skipped);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn after_a_crash_empty_folders_the_job_made_are_removed() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    write_input(&lib.join("a.wav"));
+    let data = t.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // The job had noted three folders it would make; the crash left two
+    // empty and one holding a finished file. An empty folder it did not
+    // make stays too.
+    let made = [lib.join("out"), lib.join("out/x"), lib.join("out/x/y")];
+    let kept_full = lib.join("out/full");
+    let not_ours = lib.join("mine");
+    for d in made.iter().chain([&kept_full, &not_ours]) {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(kept_full.join("a.flac"), b"done").unwrap();
+    let id = {
+        let store = Store::open(&data.join(aj_server::STORE_FILE)).unwrap();
+        let spec = convert(
+            &[s(&lib.join("a.wav"))],
+            "flac",
+            Some(s(&lib.join("out/x/y"))),
+        );
+        let id = store.insert_job(&spec).unwrap().id;
+        store.set_state(id, JobState::Running, None, None).unwrap();
+        let mut noted = made.to_vec();
+        noted.push(kept_full.clone());
+        store.add_job_dirs(id, &noted).unwrap();
+        id
+    };
+    let api = Api::start(&[&lib], &data, None, 1);
+    assert_eq!(
+        api.get(&format!("/api/v1/jobs/{id}")).body["state"],
+        "interrupted"
+    );
+    assert!(
+        !lib.join("out/x").exists(),
+        "empty folders the job made stay"
+    );
+    assert!(kept_full.join("a.flac").is_file());
+    assert!(
+        lib.join("out").is_dir(),
+        "a folder that holds a file was removed"
+    );
+    assert!(
+        not_ours.is_dir(),
+        "a folder the job did not make was removed"
+    );
+    // The feed tells listeners.
+    let events = api.events(0, |seen| {
+        seen.iter()
+            .any(|(_, k, d)| k == "job.state" && d["id"] == id)
+    });
+    let (_, _, data) = events.last().unwrap();
+    assert_eq!(data["state"], "interrupted");
+}
+
+#[test]
+fn jobs_are_listed_in_pages_on_request() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let data = t.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        let store = Store::open(&data.join(aj_server::STORE_FILE)).unwrap();
+        for _ in 0..5 {
+            let id = store
+                .insert_job(&convert(&["a.wav"], "flac", None))
+                .unwrap()
+                .id;
+            store
+                .set_state(id, JobState::Cancelled, None, None)
+                .unwrap();
+        }
+    }
+    let api = Api::start(&[&lib], &data, None, 1);
+    let doc = api.get("/api/openapi.json").body;
+    let page = |q: &str| -> (Vec<i64>, Value) {
+        let r = api.get(&format!("/api/v1/jobs{q}"));
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        conforms(&doc, "get", "/api/v1/jobs", &r);
+        let ids = r.body["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect();
+        (ids, r.body["more"].clone())
+    };
+    assert_eq!(page(""), (vec![1, 2, 3, 4, 5], json!(false)));
+    assert_eq!(page("?limit=2"), (vec![4, 5], json!(true)));
+    assert_eq!(page("?limit=2&before=4"), (vec![2, 3], json!(true)));
+    assert_eq!(page("?limit=2&before=2"), (vec![1], json!(false)));
+    assert_eq!(page("?before=3"), (vec![1, 2], json!(false)));
+    assert_eq!(
+        page("?state=cancelled&limit=5"),
+        (vec![1, 2, 3, 4, 5], json!(false))
+    );
+    for q in ["?limit=0", "?limit=x", "?before=0", "?limit=10001"] {
+        let r = api.get(&format!("/api/v1/jobs{q}"));
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+        conforms(&doc, "get", "/api/v1/jobs", &r);
+    }
+}
+
+#[test]
+fn feed_events_fit_the_schemas_the_document_names() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    let album = lib.join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    for i in 0..8 {
+        let samples = aj_testkit::noise(3 * 44_100, 2, 16, i);
+        aj_testkit::write_wav(&album.join(format!("{i}.wav")), &samples, 2, 44_100, 16);
+    }
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+    let doc = api.get("/api/openapi.json").body;
+    let mut spec = convert(&["album"], "flac", Some("out"));
+    spec["threads"] = json!(1);
+    let id = job_id(&api.post("/api/v1/jobs", Some(&spec)));
+    let events = api.events(0, |seen| {
+        seen.iter()
+            .any(|(_, k, d)| k == "job.state" && d["id"] == id && d["state"] == "done")
+    });
+    let r = api.call("DELETE", &format!("/api/v1/jobs/{id}"), None);
+    assert_eq!(r.status, 204);
+    let mut all = events;
+    all.extend(api.events(all.last().unwrap().0, |seen| {
+        seen.iter().any(|(_, k, _)| k == "job.deleted")
+    }));
+
+    let data_schema = |name: &str| {
+        let target = &doc["components"]["schemas"]["FeedEvent"]["x-event-data"][name];
+        assert!(target.is_string(), "{name} has no schema in the document");
+        json!({ "$ref": target })
+    };
+    let mut progress = Vec::new();
+    for (n, kind, data) in &all {
+        aj_testkit::openapi::check_schema(&doc, &data_schema(kind), data, &format!("{kind} {n}"));
+        if kind == "job.progress" && data["id"] == id {
+            progress.push(data.clone());
+        }
+    }
+    let kinds: Vec<&str> = all.iter().map(|(_, k, _)| k.as_str()).collect();
+    for k in ["job.created", "job.state", "job.deleted"] {
+        assert!(kinds.contains(&k), "no {k} in {kinds:?}");
+    }
+    assert!(!progress.is_empty(), "no job.progress: {kinds:?}");
+    let mut last = 0.0;
+    for p in &progress {
+        assert!(p["stage"].is_string(), "{p}");
+        let (item, items) = (p["item"].as_u64().unwrap(), p["items"].as_u64().unwrap());
+        assert_eq!(items, 8, "{p}");
+        assert!(item <= items, "{p}");
+        let percent = p["percent"].as_f64().unwrap();
+        assert!(percent >= last, "progress went back: {progress:?}");
+        last = percent;
+        assert!(p["eta_seconds"].is_null() || p["eta_seconds"].as_f64().unwrap() >= 0.0);
+    }
 }

@@ -1,5 +1,5 @@
 //! `aj jobs`: the jobs of a running daemon — list, show, follow, cancel,
-//! retry, log — and the following of a job that `aj convert --server` and
+//! retry, log, delete — and the following of a job that `aj convert --server` and
 //! `aj rip --server` submit.
 
 use std::io::Write;
@@ -33,6 +33,15 @@ pub fn run(args: JobsArgs) -> anyhow::Result<Outcome> {
         Some(JobsAction::Retry(a)) => {
             let job = client.retry(a.id)?;
             print_change(&job, args.json, "queued again");
+            Ok(Outcome::Ok)
+        }
+        Some(JobsAction::Delete(a)) => {
+            client.delete(a.id)?;
+            if args.json {
+                println!("{}", serde_json::json!({ "id": a.id, "deleted": true }));
+            } else {
+                println!("job {}: deleted", a.id);
+            }
             Ok(Outcome::Ok)
         }
         Some(JobsAction::Log(a)) => {
@@ -183,6 +192,12 @@ fn what(job: &Value) -> String {
             spec["format"].as_str().unwrap_or("flac")
         ),
         "disc_info" => spec["drive"].as_str().unwrap_or("first drive").to_string(),
+        "sync" => format!(
+            "{} -> {} ({})",
+            name(&spec["source"]),
+            name(&spec["mirror"]),
+            spec["format"].as_str().unwrap_or("?")
+        ),
         _ => String::new(),
     }
 }
@@ -474,6 +489,11 @@ mod tests {
             "error": "1 of 5 files failed (see the job's log)"
         });
         assert_eq!(what(&done), "demo -> rip (flac)");
+        let sync = json!({
+            "id": 5, "state": "done",
+            "spec": {"kind": "sync", "source": "/m/Music", "mirror": "/m/player", "format": "opus"}
+        });
+        assert_eq!(what(&sync), "Music -> player (opus)");
         assert_eq!(
             summary(&done),
             "4 ok, 1 failed, 0 skipped; AccurateRip 4 accurate, 0 not, 1 unverified; 1 of 5 files failed (see the job's log)"

@@ -45,6 +45,20 @@ fn default_data_dir() -> Option<PathBuf> {
     Some(base.join("audiojuggler"))
 }
 
+/// The token file the server uses: the one given, else on any address but
+/// loopback `DATA/token`; none on loopback without `--token-file`.
+fn token_path(
+    addr: SocketAddr,
+    token_file: Option<&std::path::Path>,
+    data_dir: &std::path::Path,
+) -> Option<PathBuf> {
+    match (token_file, addr.ip().to_canonical().is_loopback()) {
+        (Some(f), _) => Some(f.to_path_buf()),
+        (None, false) => Some(data_dir.join("token")),
+        (None, true) => None,
+    }
+}
+
 /// Binds `addr`; when it is taken, names who holds it.
 fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     match TcpListener::bind(addr) {
@@ -80,14 +94,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             "no data folder: give --data DIR (or set HOME)".into(),
         ));
     };
-    let token_path = match (&args.token_file, addr.ip().is_loopback()) {
-        (Some(f), _) => Some(f.clone()),
-        (None, false) => Some(data_dir.join("token")),
-        (None, true) => None,
-    };
+    let token_path = token_path(addr, args.token_file.as_deref(), &data_dir);
+
+    // Bound first: a start that fails (the port is taken) makes no token
+    // that nobody is shown.
+    let listener = bind(addr)?;
+    let local = listener.local_addr().context("the listening address")?;
     let mut made_token = None;
     let token = match &token_path {
         Some(path) => {
+            if let Some(mode) = auth::loose_mode(path) {
+                eprintln!(
+                    "aj serve: warning: the token file {} can be read by other users (mode {mode:03o}): anyone on this machine can use the server; make it private with: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
             let (token, made) = auth::load_or_create(path)
                 .with_context(|| format!("token file {}", path.display()))?;
             if made {
@@ -97,16 +119,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
-
-    let listener = bind(addr)?;
-    let local = listener.local_addr().context("the listening address")?;
     let app = App::open(Config {
         libraries: args.libraries.clone(),
         data_dir: data_dir.clone(),
         token,
         max_encoders: args.encoders.unwrap_or(0),
         drives: args.drives.clone(),
-    })?;
+    });
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            // A token made now and never shown would stay unknown: gone
+            // with the failed start, made again by the next one.
+            if let (Some(_), Some(path)) = (&made_token, &token_path) {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "aj serve: listening on http://{local}")?;
@@ -167,5 +197,21 @@ mod tests {
         assert_eq!(parse_listen("::1").map(|a| a.port()), Ok(3643));
         assert_eq!(parse_listen("[::1]:8000").map(|a| a.port()), Ok(8000));
         assert!(parse_listen("not an address!").is_err());
+    }
+
+    #[test]
+    fn a_token_is_required_beyond_loopback() {
+        let data = std::path::Path::new("data");
+        let at = |a: &str| token_path(a.parse().unwrap(), None, data);
+        assert_eq!(at("0.0.0.0:3643"), Some(data.join("token")));
+        assert_eq!(at("192.168.1.2:3643"), Some(data.join("token")));
+        assert_eq!(at("[::]:3643"), Some(data.join("token")));
+        assert_eq!(at("127.0.0.1:3643"), None);
+        assert_eq!(at("[::1]:3643"), None);
+        let given = std::path::Path::new("my-token");
+        assert_eq!(
+            token_path("127.0.0.1:1".parse().unwrap(), Some(given), data),
+            Some(given.to_path_buf())
+        );
     }
 }

@@ -207,11 +207,46 @@ fn run_convert(
     run_convert_on(spec, &ThreadBudget::new(spec.threads()), cancel, on_event)
 }
 
+/// A convert job that goes on from an earlier run of the same spec (a
+/// daemon's retry): the items `done` names, finished by that run, are
+/// skipped (a `file_skipped` event, reason "done in an earlier run")
+/// whatever `on_exists` says, so that they are neither written again nor
+/// numbered `NAME (1).EXT`; the others run as [`run`] runs them. A join is
+/// one item: it runs as [`run`] runs it.
+pub fn run_convert_resuming(
+    spec: &ConvertSpec,
+    done: &(dyn Fn(&Item) -> bool + Sync),
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Summary {
+    if spec.join.is_some() {
+        return crate::join::run(spec, cancel, on_event);
+    }
+    run_convert_skipping(
+        spec,
+        &ThreadBudget::new(spec.threads()),
+        done,
+        cancel,
+        on_event,
+    )
+}
+
 /// [`run_convert`] (files converted one by one) on the slots of `budget`
 /// (`spec.threads()` of them).
 fn run_convert_on(
     spec: &ConvertSpec,
     budget: &ThreadBudget,
+    cancel: &CancelToken,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Summary {
+    run_convert_skipping(spec, budget, &|_| false, cancel, on_event)
+}
+
+/// [`run_convert_on`], skipping the items `done` names.
+fn run_convert_skipping(
+    spec: &ConvertSpec,
+    budget: &ThreadBudget,
+    done: &(dyn Fn(&Item) -> bool + Sync),
     cancel: &CancelToken,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Summary {
@@ -261,6 +296,9 @@ fn run_convert_on(
                     let Some(item) = plan.get(i) else { break };
                     let outcome = if cancel.is_cancelled() {
                         on_event(skip(item, "cancelled"));
+                        ItemOutcome::Skipped
+                    } else if done(item) {
+                        on_event(skip(item, "done in an earlier run"));
                         ItemOutcome::Skipped
                     } else {
                         convert::run_item_with_album(

@@ -33,13 +33,13 @@
 //! Every error is JSON, `{"error": "…"}`, with its status code
 //! ([`crate::error::ApiError`]).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,6 +49,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
+use crate::guard::Guard;
 use crate::store::{FeedEvent, Job, JobState};
 use crate::App;
 
@@ -77,8 +78,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/drives/{id}/eject"),
 ];
 
-/// The router, with the token check in front when the server has a token.
-pub fn router(app: Arc<App>) -> Router {
+/// Largest request body taken (a job spec, a setting): larger ones are
+/// answered 413.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The router, with the token check in front when the server has a token,
+/// and the cross-site checks of `guard` in front of everything
+/// ([`crate::guard`]).
+pub fn router(app: Arc<App>, guard: Guard) -> Router {
     let api = Router::new()
         .route("/status", get(status))
         .route("/jobs", get(list_jobs).post(submit))
@@ -105,6 +112,8 @@ pub fn router(app: Arc<App>) -> Router {
         // Added after the token check: the page holds no data, and a
         // browser must load it to be asked for the token.
         .merge(crate::web::router())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(guard, crate::guard::check))
         .with_state(app)
 }
 
@@ -124,6 +133,124 @@ fn job_id(raw: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|&id: &i64| id > 0)
         .ok_or_else(|| ApiError::not_found(format!("no job {raw:?}")))
+}
+
+/// The text of a path parameter; a parameter that is not UTF-8 names no
+/// job or drive: 404.
+fn path_text(p: Result<Path<String>, PathRejection>, what: &str) -> Result<String, ApiError> {
+    p.map(|Path(t)| t).map_err(|e| {
+        ApiError::not_found(format!(
+            "no such {what}: the id in the path cannot be read ({})",
+            e.body_text()
+        ))
+    })
+}
+
+/// The request body, or 413 for one over [`BODY_LIMIT`] (400 for one that
+/// cannot be read).
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {BODY_LIMIT} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!(
+                "the request body cannot be read: {}",
+                e.body_text()
+            ))
+        }
+    })
+}
+
+/// Where file downloads start (`GET /api/v1/files/{path}`), as the API's
+/// router sees it and in full.
+const FILES_PREFIXES: [&str; 2] = ["/files/", "/api/v1/files/"];
+
+/// Most jobs one page of `GET /api/v1/jobs?limit=N` holds.
+pub const MAX_PAGE: usize = 10_000;
+
+/// Decodes `%XX` escapes into bytes (RFC 3986 section 2.1); with `plus`,
+/// `+` is a space (query strings, as HTML forms write them). A `%` not
+/// followed by two hex digits stays as it is.
+pub fn percent_decode(s: &str, plus: bool) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|&h| (h as char).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', _, _) if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Percent-encodes every byte but RFC 3986's unreserved characters (so
+/// `/` too): the form in which paths that are not UTF-8 travel in URLs.
+pub fn percent_encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// A path from raw bytes (on Unix, any bytes name a file).
+fn bytes_path(bytes: Vec<u8>) -> std::path::PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        std::path::PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        std::path::PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The parameters of a query string: names as text, values as bytes.
+fn query(raw: Option<&str>) -> Vec<(String, Vec<u8>)> {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                String::from_utf8_lossy(&percent_decode(k, true)).into_owned(),
+                percent_decode(v, true),
+            )
+        })
+        .collect()
+}
+
+/// The value of parameter `name` as text (the first, when repeated).
+///
+/// # Errors
+/// 400 when it is not UTF-8.
+fn text_param(q: &[(String, Vec<u8>)], name: &str) -> Result<Option<String>, ApiError> {
+    match q.iter().find(|(k, _)| k == name) {
+        None => Ok(None),
+        Some((_, v)) => String::from_utf8(v.clone())
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("{name}: not UTF-8 text"))),
+    }
 }
 
 /// A job as the API shows it: as stored, plus its progress while running.
@@ -148,13 +275,17 @@ async fn status(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({
         "name": "AudioJuggler",
         "version": env!("CARGO_PKG_VERSION"),
-        "libraries": app.library.roots(),
+        "libraries": app.library.roots().iter().map(|r| r.to_string_lossy()).collect::<Vec<_>>(),
         "max_encoders": app.manager.limit(),
         "token_required": app.token().is_some(),
     }))
 }
 
-async fn submit(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+async fn submit(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_bytes(body)?;
     let spec: aj_jobs::JobSpec = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("not a job spec: {e}")))?;
     let job = {
@@ -177,9 +308,10 @@ async fn submit(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, Ap
 
 async fn list_jobs(
     State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let state = match q.get("state").map(String::as_str) {
+    let q = query(raw.as_deref());
+    let state = match text_param(&q, "state")?.as_deref() {
         None | Some("") => None,
         Some(s) => Some(JobState::parse(s).ok_or_else(|| {
             let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
@@ -189,28 +321,45 @@ async fn list_jobs(
             ))
         })?),
     };
-    let list = {
+    let number = |name: &str, min: i64, max: i64| -> Result<Option<i64>, ApiError> {
+        match text_param(&q, name)?.as_deref() {
+            None | Some("") => Ok(None),
+            Some(t) => t
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("{name}={t:?}: not a number from {min} to {max}"))
+                }),
+        }
+    };
+    let limit = number("limit", 1, MAX_PAGE as i64)?;
+    let before = number("before", 1, i64::MAX)?;
+    let (list, more) = {
         let app = Arc::clone(&app);
-        blocking(move || Ok(app.store.jobs(state)?)).await?
+        let limit = limit.and_then(|l| usize::try_from(l).ok());
+        blocking(move || Ok(app.store.jobs_page(state, before, limit)?)).await?
     };
     Ok(Json(json!({
-        "jobs": list.iter().map(|j| show(&app, j)).collect::<Vec<_>>()
+        "jobs": list.iter().map(|j| show(&app, j)).collect::<Vec<_>>(),
+        "more": more,
     })))
 }
 
 async fn get_job(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let job = app.manager.job(job_id(&id)?)?;
+    let job = app.manager.job(job_id(&path_text(id, "job")?)?)?;
     Ok(Json(show(&app, &job)))
 }
 
 async fn cancel(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = job_id(&id)?;
+    let id = job_id(&path_text(id, "job")?)?;
     let job = {
         let app = Arc::clone(&app);
         blocking(move || app.manager.cancel(id)).await?
@@ -220,9 +369,9 @@ async fn cancel(
 
 async fn retry(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = job_id(&id)?;
+    let id = job_id(&path_text(id, "job")?)?;
     let job = {
         let app = Arc::clone(&app);
         blocking(move || app.manager.retry(id)).await?
@@ -232,20 +381,21 @@ async fn retry(
 
 async fn delete_job(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let id = job_id(&id)?;
+    let id = job_id(&path_text(id, "job")?)?;
     blocking(move || app.manager.delete(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn log(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let id = job_id(&id)?;
-    let after: i64 = match q.get("after").map(String::as_str) {
+    let id = job_id(&path_text(id, "job")?)?;
+    let q = query(raw.as_deref());
+    let after: i64 = match text_param(&q, "after")?.as_deref() {
         None | Some("") => 0,
         Some(a) => a
             .parse()
@@ -330,14 +480,15 @@ async fn openapi() -> Json<Value> {
 
 async fn library(
     State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<crate::library::Listing>, ApiError> {
-    let path = q.get("path").cloned();
-    let listing = blocking(move || {
-        app.library
-            .browse(path.as_deref().map(std::path::Path::new))
-    })
-    .await?;
+    // The path as bytes: a folder whose name is not UTF-8 is asked for by
+    // its percent-encoded bytes (`path_encoded` of its listing entry).
+    let path = query(raw.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "path")
+        .map(|(_, v)| bytes_path(v));
+    let listing = blocking(move || app.library.browse(path.as_deref())).await?;
     Ok(Json(listing))
 }
 
@@ -350,8 +501,9 @@ async fn drives(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
 /// The disc in a drive, read now (the document of `aj disc info --json`).
 async fn drive_disc(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = path_text(id, "drive")?;
     let doc = blocking(move || app.manager.drive_io(&id, crate::drives::read_disc)).await?;
     Ok(Json(doc))
 }
@@ -359,8 +511,9 @@ async fn drive_disc(
 /// Opens a drive's tray.
 async fn drive_eject(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let id = path_text(id, "drive")?;
     blocking(move || app.manager.drive_io(&id, crate::drives::eject)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -369,14 +522,23 @@ async fn drive_eject(
 const CHUNK: usize = 64 * 1024;
 
 /// A file inside the roots, streamed.
-async fn file(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+async fn file(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, ApiError> {
+    // Decoded from the URI as bytes (not through a text extractor): a file
+    // whose name is not UTF-8 is fetched by its percent-encoded bytes.
+    // Inside `/api/v1` the router sees `/files/…`.
+    let encoded = FILES_PREFIXES
+        .iter()
+        .find_map(|p| uri.path().strip_prefix(p))
+        .ok_or_else(|| ApiError::not_found("no such file"))?;
+    let raw = bytes_path(percent_decode(encoded, false));
     let (file, len, name) = blocking(move || {
-        let path = app.library.file(std::path::Path::new(&raw))?;
+        let path = app.library.file(&raw)?;
+        let shown = raw.display();
         let f = std::fs::File::open(&path)
-            .map_err(|e| ApiError::forbidden(format!("{raw}: cannot read ({e})")))?;
+            .map_err(|e| ApiError::forbidden(format!("{shown}: cannot read ({e})")))?;
         let len = f
             .metadata()
-            .map_err(|e| ApiError::forbidden(format!("{raw}: cannot read ({e})")))?
+            .map_err(|e| ApiError::forbidden(format!("{shown}: cannot read ({e})")))?
             .len();
         Ok((f, len, path))
     })

@@ -49,8 +49,8 @@ pub fn load_or_create(path: &Path) -> io::Result<(String, bool)> {
         Err(_) => {}
     }
     let token = generate()?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -63,6 +63,40 @@ pub fn load_or_create(path: &Path) -> io::Result<(String, bool)> {
     writeln!(f, "{token}")?;
     f.sync_all()?;
     Ok((token, true))
+}
+
+/// Creates `dir` and its missing parents, readable by their owner only
+/// (0700), as a folder holding a token and the job store must be. A folder
+/// that exists is left as it is.
+///
+/// # Errors
+/// The folder cannot be created.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The permission bits of the file at `path` when its group or others may
+/// read or write it (a token anyone on the machine can use); `None` when
+/// only its owner may, or it cannot be asked.
+pub fn loose_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// A new random token, hex.
@@ -129,6 +163,15 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_ne!(generate().unwrap(), a);
+        assert_eq!(loose_mode(&path), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = std::fs::metadata(t.path().join("data")).unwrap();
+            assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert_eq!(loose_mode(&path), Some(0o644));
+        }
     }
 
     #[test]

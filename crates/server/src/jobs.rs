@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -233,8 +234,16 @@ impl Manager {
                 job.state.as_str()
             )));
         }
-        if self.inner().stopping {
-            return Err(ApiError::unavailable("the server is stopping"));
+        {
+            let inner = self.inner();
+            if inner.stopping {
+                return Err(ApiError::unavailable("the server is stopping"));
+            }
+            if inner.running.contains_key(&id) {
+                return Err(ApiError::conflict(format!(
+                    "job {id} is still letting go of its resources: try again in a moment"
+                )));
+            }
         }
         let job = self
             .store
@@ -252,10 +261,12 @@ impl Manager {
     /// # Errors
     /// 404; 409 for a running job.
     pub fn delete(&self, id: i64) -> Result<(), ApiError> {
-        self.job(id)?;
+        let job = self.job(id)?;
         {
             let mut inner = self.inner();
-            if inner.running.contains_key(&id) {
+            // A job that has ended (its job.state event sent) while its
+            // worker still lets go of its slot may be deleted.
+            if inner.running.contains_key(&id) && !job.state.is_finished() {
                 return Err(ApiError::conflict(format!(
                     "job {id} is running: cancel it first"
                 )));
@@ -378,21 +389,26 @@ impl Manager {
 
     /// A worker thread: runs job `id`, holding one slot (taken by `pump`).
     fn run_job(self: Arc<Self>, id: i64, cancel: CancelToken) {
-        let extra =
+        let (extra, ending) =
             match std::panic::catch_unwind(AssertUnwindSafe(|| self.run_job_inner(id, &cancel))) {
-                Ok(extra) => extra,
-                Err(_) => {
-                    let _ = self.finish(
-                        id,
-                        JobState::Failed,
-                        None,
-                        Some("internal error: the job panicked"),
-                    );
-                    0
-                }
+                Ok(r) => r,
+                Err(_) => (
+                    0,
+                    Some(Ending::failed("internal error: the job panicked".into())),
+                ),
             };
         {
             let mut inner = self.inner();
+            // The end is stored and announced while the job leaves the
+            // running ones, under one lock: whoever sees it ended may retry
+            // or delete it at once.
+            if let Some(end) = ending {
+                if let Err(e) =
+                    self.finish(id, end.state, end.summary.as_ref(), end.error.as_deref())
+                {
+                    eprintln!("aj serve: job {id}: {e}");
+                }
+            }
             if let Some(Some(key)) = inner.running.remove(&id).map(|r| r.drive) {
                 self.drives.release(&key);
             }
@@ -402,45 +418,59 @@ impl Manager {
         self.pump();
     }
 
-    /// Runs the job; returns the extra slots it took.
-    fn run_job_inner(&self, id: i64, cancel: &CancelToken) -> usize {
-        let fail = |msg: String| {
-            if let Err(e) = self.finish(id, JobState::Failed, None, Some(&msg)) {
-                eprintln!("aj serve: job {id}: {e}");
-            }
-        };
+    /// Runs the job; returns the extra slots it took and how it ended
+    /// (`None`: it was deleted meanwhile, or the store failed).
+    fn run_job_inner(&self, id: i64, cancel: &CancelToken) -> (usize, Option<Ending>) {
         let job = match self.store.job(id) {
             Ok(Some(j)) => j,
-            Ok(None) => return 0, // deleted meanwhile
+            Ok(None) => return (0, None), // deleted meanwhile
             Err(e) => {
                 eprintln!("aj serve: job {id}: {e}");
-                return 0;
+                return (0, None);
             }
         };
         match self.store.set_state(id, JobState::Running, None, None) {
             Ok(Some(j)) => self.feed.publish("job.state", json!(j)),
-            Ok(None) => return 0,
+            Ok(None) => return (0, None),
             Err(e) => {
                 eprintln!("aj serve: job {id}: {e}");
-                return 0;
+                return (0, None);
             }
         }
         let spec: JobSpec = match serde_json::from_value(job.spec) {
             Ok(s) => s,
             Err(e) => {
-                fail(format!("cannot read the job spec: {e}"));
-                return 0;
+                return (
+                    0,
+                    Some(Ending::failed(format!("cannot read the job spec: {e}"))),
+                )
             }
         };
         // Roots may have changed since the job was stored.
         let spec = match self.library.confine(spec) {
             Ok(s) => s,
+            Err(e) => return (0, Some(Ending::failed(e.message))),
+        };
+        let (spec, extra, new_dirs) = self.sized(spec, cancel);
+        // Folders the job will make: noted, so that after a crash the
+        // empty ones can be removed (the engine removes them itself when
+        // it ends or is cancelled).
+        if let Err(e) = self
+            .store
+            .clear_job_dirs(id)
+            .and_then(|()| self.store.add_job_dirs(id, &new_dirs))
+        {
+            eprintln!("aj serve: job {id}: cannot note its output folders: {e}");
+        }
+        // Items an earlier run of this job finished (a retry): skipped,
+        // whatever on_exists says.
+        let done = match self.store.log(id) {
+            Ok(log) => done_inputs(&log),
             Err(e) => {
-                fail(e.message);
-                return 0;
+                eprintln!("aj serve: job {id}: cannot read its log: {e}");
+                std::collections::HashSet::new()
             }
         };
-        let (spec, extra) = self.sized(spec, cancel);
 
         let first_seq = self.store.last_seq(id).unwrap_or(0);
         let seq = AtomicI64::new(first_seq);
@@ -468,7 +498,18 @@ impl Manager {
                 self.feed.publish("job.progress", json!(p));
             }
         };
-        let summary = crate::settings::run(&self.store, &spec, cancel, &on_event);
+        let summary = match &spec {
+            JobSpec::Convert(c) if !done.is_empty() => aj_jobs::engine::run_convert_resuming(
+                c,
+                &|item| done.contains(item.input.to_string_lossy().as_ref()),
+                cancel,
+                &on_event,
+            ),
+            _ => crate::settings::run(&self.store, &spec, cancel, &on_event),
+        };
+        if let Err(e) = self.store.clear_job_dirs(id) {
+            eprintln!("aj serve: job {id}: {e}");
+        }
 
         let stopping = self.inner().stopping;
         let state = if summary.cancelled && stopping {
@@ -487,32 +528,58 @@ impl Manager {
                 summary.ok + summary.failed + summary.skipped
             )
         });
-        if let Err(e) = self.finish(id, state, Some(&summary), error.as_deref()) {
-            eprintln!("aj serve: job {id}: {e}");
-        }
-        extra
+        (
+            extra,
+            Some(Ending {
+                state,
+                summary: Some(summary),
+                error,
+            }),
+        )
     }
 
     /// The spec with its thread count set to the slots it got: one (held)
-    /// plus as many free ones as it can use.
-    fn sized(&self, spec: JobSpec, cancel: &CancelToken) -> (JobSpec, usize) {
+    /// plus as many free ones as it can use; and the folders it will
+    /// create (those of its planned outputs that do not exist yet).
+    fn sized(&self, spec: JobSpec, cancel: &CancelToken) -> (JobSpec, usize, Vec<PathBuf>) {
         match spec {
             JobSpec::Convert(mut c) => {
-                let files = aj_jobs::convert::plan(&c, cancel).len();
-                let want = c.threads().min(files).min(self.limit).max(1);
+                let plan = aj_jobs::convert::plan(&c, cancel);
+                let mut dirs: Vec<PathBuf> = Vec::new();
+                let outputs: Vec<PathBuf> = if c.join.is_some() {
+                    aj_jobs::join::plan(&c, cancel)
+                        .map(|p| vec![p.output])
+                        .unwrap_or_default()
+                } else {
+                    plan.iter()
+                        .filter_map(|i| i.output().map(Path::to_path_buf))
+                        .collect()
+                };
+                for out in &outputs {
+                    for d in missing_dirs(out.parent()) {
+                        if !dirs.contains(&d) {
+                            dirs.push(d);
+                        }
+                    }
+                }
+                let want = c.threads().min(plan.len()).min(self.limit).max(1);
                 let extra = self.take_slots(want - 1);
                 c.threads = 1 + extra;
-                (JobSpec::Convert(c), extra)
+                (JobSpec::Convert(c), extra, dirs)
             }
             // A rip encodes one track at a time: the slot it holds.
-            JobSpec::Rip(r) => (JobSpec::Rip(r), 0),
-            JobSpec::DiscInfo(d) => (JobSpec::DiscInfo(d), 0),
+            JobSpec::Rip(r) => {
+                let dirs = missing_dirs(Some(&r.output_dir));
+                (JobSpec::Rip(r), 0, dirs)
+            }
+            JobSpec::DiscInfo(d) => (JobSpec::DiscInfo(d), 0, Vec::new()),
             // A sync works on as many files at once as it has slots.
             JobSpec::Sync(mut s) => {
                 let want = s.threads().min(self.limit).max(1);
                 let extra = self.take_slots(want - 1);
                 s.threads = 1 + extra;
-                (JobSpec::Sync(s), extra)
+                let dirs = missing_dirs(Some(&s.mirror));
+                (JobSpec::Sync(s), extra, dirs)
             }
         }
     }
@@ -540,6 +607,46 @@ impl Manager {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
+        }
+    }
+}
+
+/// `dir` and those of its parents that do not exist, deepest first.
+fn missing_dirs(dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut at = dir;
+    while let Some(d) = at {
+        if d.as_os_str().is_empty() || d.symlink_metadata().is_ok() {
+            break;
+        }
+        out.push(d.to_path_buf());
+        at = d.parent();
+    }
+    out
+}
+
+/// The inputs of the items a job's log says were done (`file_done`).
+fn done_inputs(log: &[crate::store::LogEntry]) -> std::collections::HashSet<String> {
+    log.iter()
+        .filter(|e| e.event.get("event").and_then(Value::as_str) == Some("file_done"))
+        .filter_map(|e| e.event.get("input").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
+/// How a job ended, to be stored and announced.
+struct Ending {
+    state: JobState,
+    summary: Option<Summary>,
+    error: Option<String>,
+}
+
+impl Ending {
+    fn failed(error: String) -> Ending {
+        Ending {
+            state: JobState::Failed,
+            summary: None,
+            error: Some(error),
         }
     }
 }

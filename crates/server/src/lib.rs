@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod drives;
 pub mod error;
+pub mod guard;
 pub mod jobs;
 pub mod library;
 pub mod openapi;
@@ -111,7 +112,7 @@ impl App {
     pub fn open(config: Config) -> Result<Arc<App>, Error> {
         let library = Library::new(&config.libraries).map_err(Error::Library)?;
         let drives = Arc::new(Drives::new(&config.drives).map_err(Error::Drives)?);
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+        auth::create_private_dir(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
         })?;
@@ -122,6 +123,14 @@ impl App {
         })?);
         remove_stale_temps(&store, &library);
         let feed = Arc::new(Feed::new(Arc::clone(&store)));
+        // Listeners of the feed learn of the jobs a crash cut off.
+        for &id in store.recovered() {
+            match store.job(id) {
+                Ok(Some(job)) => feed.publish("job.state", serde_json::json!(job)),
+                Ok(None) => {}
+                Err(e) => eprintln!("aj serve: job {id}: {e}"),
+            }
+        }
         let max = if config.max_encoders > 0 {
             config.max_encoders
         } else {
@@ -180,6 +189,42 @@ fn remove_stale_temps(store: &Store, library: &Library) {
                 path.display()
             );
         }
+        remove_empty_job_dirs(store, library, job.id);
+    }
+}
+
+/// Removes the folders an interrupted job noted it would make
+/// ([`Store::add_job_dirs`]) that are still empty, deepest first, inside
+/// the library only; a folder that holds anything is left.
+fn remove_empty_job_dirs(store: &Store, library: &Library, id: i64) {
+    let mut dirs = match store.job_dirs(id) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("aj serve: job {id}: cannot read the folders it made: {e}");
+            return;
+        }
+    };
+    if dirs.is_empty() {
+        return;
+    }
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for dir in dirs {
+        let Ok(real) = dir.canonicalize() else {
+            continue;
+        };
+        if !library.contains(&real) || library.roots().contains(&real) {
+            continue;
+        }
+        // remove_dir removes empty folders only.
+        if std::fs::remove_dir(&real).is_ok() {
+            eprintln!(
+                "aj serve: job {id}: removed the empty folder {} it had made",
+                real.display()
+            );
+        }
+    }
+    if let Err(e) = store.clear_job_dirs(id) {
+        eprintln!("aj serve: job {id}: {e}");
     }
 }
 
@@ -194,7 +239,8 @@ pub async fn launch(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = api::router(Arc::clone(&app));
+    let guard = guard::Guard::for_listener(listener.local_addr()?);
+    let router = api::router(Arc::clone(&app), guard);
     let stopping = {
         let app = Arc::clone(&app);
         async move {

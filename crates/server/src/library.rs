@@ -268,11 +268,26 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub const TEMP_SUFFIX: &str = ".aj-tmp";
 
 /// One entry of a folder listing.
+///
+/// Names on Linux are bytes, not always UTF-8 (a `caf\xe9.wav` written in
+/// Latin-1). JSON text cannot hold such bytes, so such an entry is listed
+/// with `name` and `path` shown lossily (U+FFFD for each byte that is not
+/// UTF-8) and `utf8: false`; `path_encoded`, the exact bytes
+/// percent-encoded, is what the API takes back (`/library?path=`,
+/// `/files/`). Job specs are JSON too: such a file is converted as part of
+/// its folder, not named alone.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     pub name: String,
-    /// The canonical path, usable as is in a job spec.
+    /// The canonical path, usable as is in a job spec (when `utf8`).
+    #[serde(serialize_with = "lossy")]
     pub path: PathBuf,
+    /// The path's bytes percent-encoded (RFC 3986; `/` too): append it to
+    /// `/api/v1/files/` or `/api/v1/library?path=`.
+    pub path_encoded: String,
+    /// False when the path is not UTF-8: `name` and `path` are then shown
+    /// with U+FFFD and only `path_encoded` names the entry exactly.
+    pub utf8: bool,
     /// `"file"` or `"folder"`.
     pub kind: &'static str,
     /// Bytes, for files.
@@ -287,7 +302,10 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Listing {
     /// The folder listed; `None` for the roots.
+    #[serde(serialize_with = "lossy_opt")]
     pub path: Option<PathBuf>,
+    /// The folder's path percent-encoded, as [`Entry::path_encoded`].
+    pub path_encoded: Option<String>,
     pub entries: Vec<Entry>,
     /// True when the folder holds more than [`MAX_ENTRIES`] entries.
     pub truncated: bool,
@@ -315,6 +333,8 @@ impl Library {
                             |n| n.to_string_lossy().into_owned(),
                         ),
                         path: r.clone(),
+                        path_encoded: encoded(r),
+                        utf8: r.to_str().is_some(),
                         kind: "folder",
                         size: None,
                         modified: meta.as_ref().and_then(modified),
@@ -324,6 +344,7 @@ impl Library {
                 .collect();
             return Ok(Listing {
                 path: None,
+                path_encoded: None,
                 entries,
                 truncated: false,
             });
@@ -363,6 +384,8 @@ impl Library {
             entries.push(Entry {
                 audio: !folder && is_audio(&full),
                 name,
+                path_encoded: encoded(&full),
+                utf8: full.to_str().is_some(),
                 path: full,
                 kind: if folder { "folder" } else { "file" },
                 size: (!folder).then_some(meta.len()),
@@ -376,6 +399,7 @@ impl Library {
                 .then_with(|| a.name.cmp(&b.name))
         });
         Ok(Listing {
+            path_encoded: Some(encoded(&dir)),
             path: Some(dir),
             entries,
             truncated,
@@ -481,6 +505,33 @@ impl Library {
             }
         }
         removed
+    }
+}
+
+/// A path as JSON text: exact when it is UTF-8, else with U+FFFD for the
+/// bytes that are not (a path that cannot be written must not fail the
+/// whole answer).
+fn lossy<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+fn lossy_opt<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => lossy(p, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// The path's bytes, percent-encoded (see [`Entry::path_encoded`]).
+pub fn encoded(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        crate::api::percent_encode(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        crate::api::percent_encode(path.to_string_lossy().as_bytes())
     }
 }
 

@@ -262,16 +262,33 @@ fn schemas() -> Value {
         },
         "Progress": {
             "type": "object",
+            "description": "Where a running job is: a job's `progress`, and the data of the job.progress event (a few a second per job at most)",
             "required": ["id", "stage", "item", "items", "finished", "percent"],
             "properties": {
-                "id": { "type": "integer" },
-                "stage": { "type": "string" },
-                "item": { "type": "integer", "minimum": 0 },
-                "items": { "type": "integer", "minimum": 0 },
-                "finished": { "type": "integer", "minimum": 0 },
-                "file": { "type": "string", "nullable": true },
-                "percent": { "type": "number", "minimum": 0, "maximum": 100 },
-                "eta_seconds": { "type": "number", "nullable": true }
+                "id": { "type": "integer", "minimum": 1, "description": "The job" },
+                "stage": { "type": "string", "description": "plan, convert, verify, rip… done" },
+                "item": { "type": "integer", "minimum": 0, "description": "The file or track being worked on, from 1 (0: none yet)" },
+                "items": { "type": "integer", "minimum": 0, "description": "How many files or tracks the job has (0 while planning)" },
+                "finished": { "type": "integer", "minimum": 0, "description": "Items finished: done, failed or skipped" },
+                "file": { "type": "string", "nullable": true, "description": "The input (or track file) being worked on" },
+                "percent": { "type": "number", "minimum": 0, "maximum": 100, "description": "The whole job" },
+                "eta_seconds": { "type": "number", "minimum": 0, "nullable": true, "description": "Seconds left, guessed from the time so far; null until it can be" }
+            }
+        },
+        "JobDeleted": {
+            "type": "object",
+            "description": "The data of the job.deleted event",
+            "required": ["id"],
+            "properties": { "id": { "type": "integer", "minimum": 1, "description": "The job deleted" } }
+        },
+        "FeedEvent": {
+            "type": "object",
+            "description": "The data of one event of GET /api/v1/events. Each event of the stream has `id:` (a number; send the last one seen as Last-Event-ID to get what was missed), `event:` (its name) and `data:` (one line of JSON). By name: job.created and job.state carry the job as GET /api/v1/jobs/{id} shows it (a Job: created, queued again, running, done, failed, cancelled, or interrupted, also by a crash noticed at start); job.progress carries a Progress; job.deleted a JobDeleted. x-event-data maps each name to its schema; clients ignore names they do not know.",
+            "x-event-data": {
+                "job.created": "#/components/schemas/Job",
+                "job.state": "#/components/schemas/Job",
+                "job.progress": "#/components/schemas/Progress",
+                "job.deleted": "#/components/schemas/JobDeleted"
             }
         },
         "Job": {
@@ -304,7 +321,10 @@ fn schemas() -> Value {
         "JobList": {
             "type": "object",
             "required": ["jobs"],
-            "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } }
+            "properties": {
+                "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" }, "description": "Oldest first" },
+                "more": { "type": "boolean", "description": "With limit: older jobs are left (ask again with before = the first id of this page)" }
+            }
         },
         "Log": {
             "type": "object",
@@ -327,10 +347,13 @@ fn schemas() -> Value {
         },
         "Entry": {
             "type": "object",
-            "required": ["name", "path", "kind", "size", "modified", "audio"],
+            "description": "A file or folder. Names on Linux are bytes and need not be UTF-8: such an entry has utf8 false, its name and path shown with U+FFFD for the bytes that are not UTF-8, and only path_encoded names it exactly",
+            "required": ["name", "path", "path_encoded", "utf8", "kind", "size", "modified", "audio"],
             "properties": {
-                "name": { "type": "string" },
-                "path": { "type": "string", "description": "Canonical, usable in a job spec" },
+                "name": { "type": "string", "description": "For display (lossy when utf8 is false)" },
+                "path": { "type": "string", "description": "Canonical, usable in a job spec (when utf8 is true)" },
+                "path_encoded": { "type": "string", "description": "The path's exact bytes, percent-encoded (RFC 3986, `/` as %2F): append it to /api/v1/files/ to download, or give it as /api/v1/library?path= to browse" },
+                "utf8": { "type": "boolean", "description": "False when the path is not UTF-8 (see path_encoded)" },
                 "kind": { "type": "string", "enum": ["file", "folder"] },
                 "size": { "type": "integer", "minimum": 0, "nullable": true },
                 "modified": { "type": "string", "format": "date-time", "nullable": true },
@@ -341,7 +364,8 @@ fn schemas() -> Value {
             "type": "object",
             "required": ["path", "entries", "truncated"],
             "properties": {
-                "path": { "type": "string", "nullable": true, "description": "The folder listed; null for the roots" },
+                "path": { "type": "string", "nullable": true, "description": "The folder listed; null for the roots (lossy when not UTF-8)" },
+                "path_encoded": { "type": "string", "nullable": true, "description": "The folder's exact path, percent-encoded as Entry.path_encoded" },
                 "entries": { "type": "array", "maxItems": MAX_ENTRIES, "items": { "$ref": "#/components/schemas/Entry" } },
                 "truncated": { "type": "boolean", "description": "More entries than listed" }
             }
@@ -435,6 +459,54 @@ fn aj_codec_formats() -> Vec<&'static str> {
     vec!["wav", "aiff", "flac", "mp3", "ogg", "opus"]
 }
 
+/// The document's description: what the API is, and what it refuses to
+/// protect its user from other web sites ([`crate::guard`]).
+const DESCRIPTION: &str = "The job engine of `aj` over HTTP, on TCP port 3643. Every error is JSON: {\"error\": \"…\"}.\n\n\
+Protection from other web sites (the server has no token by default on loopback): \
+(1) on a loopback address the server answers only requests whose Host is localhost (or a name under .localhost), \
+an address in 127.0.0.0/8 or [::1], with any port; any other Host is refused with 403 (DNS rebinding). \
+(2) POST, PUT and DELETE requests that carry an Origin header must come from the server's own origin \
+(Origin host:port = Host), and Sec-Fetch-Site must not be cross-site or same-site; else 403. \
+(3) A POST, PUT or DELETE with a body must send Content-Type: application/json; else 415. \
+A request without a body (cancel, retry) needs no Content-Type. \
+On other addresses every request needs the bearer token instead.";
+
+/// Adds the answers of the checks of [`crate::guard`] to every operation:
+/// 403 (a Host that is not loopback, a cross-site request), and for those
+/// that change state 415 (a body that is not JSON).
+fn with_guard_answers(paths: &mut Value) {
+    let Some(paths) = paths.as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let refused = "Refused as coming from another site: a Host that is not loopback (on a loopback server), or a cross-origin POST, PUT or DELETE (see the API description)";
+            match responses.get_mut("403") {
+                Some(r) => {
+                    if let Some(d) = r.get("description").and_then(Value::as_str) {
+                        r["description"] = json!(format!("{d}; or {}", refused.to_lowercase()));
+                    }
+                }
+                None => {
+                    responses.insert("403".into(), error(refused));
+                }
+            }
+            if matches!(method.as_str(), "post" | "put" | "delete") {
+                responses.insert(
+                    "415".into(),
+                    error("A body sent without Content-Type: application/json"),
+                );
+            }
+        }
+    }
+}
+
 /// The document.
 pub fn document() -> Value {
     let job = |d: &str| ok_json(d, "Job");
@@ -449,13 +521,21 @@ pub fn document() -> Value {
         )},
         "/api/v1/jobs": {
             "get": op(
-                "Jobs, oldest first", "listJobs",
+                "Jobs, oldest first; all of them, or a page with limit and before", "listJobs",
                 json!([{
                     "name": "state", "in": "query", "required": false,
                     "description": "Only jobs in this state (empty: all)",
                     "schema": { "type": "string", "enum": std::iter::once("").chain(JobState::ALL.iter().map(|s| s.as_str())).collect::<Vec<_>>() }
+                }, {
+                    "name": "limit", "in": "query", "required": false,
+                    "description": "At most this many jobs: the newest of those asked for, listed oldest first (none: all)",
+                    "schema": { "type": "integer", "minimum": 1, "maximum": crate::api::MAX_PAGE }
+                }, {
+                    "name": "before", "in": "query", "required": false,
+                    "description": "Only jobs older than this id (the first id of the page before, to page back)",
+                    "schema": { "type": "integer", "format": "int64", "minimum": 1 }
                 }]),
-                json!({ "200": ok_json("The jobs", "JobList"), "400": error("Unknown state") }),
+                json!({ "200": ok_json("The jobs", "JobList"), "400": error("Unknown state, or limit or before out of range") }),
             ),
             "post": {
                 "summary": "Submit a job",
@@ -472,6 +552,7 @@ pub fn document() -> Value {
                     },
                     "400": error("Not a job spec"),
                     "403": error("A path outside the library folders"),
+                    "413": error("The body is larger than the limit (2 MiB)"),
                     "422": error("A drive that is not the server's, or no drive at all"),
                     "503": error("The server is stopping"),
                 })),
@@ -504,7 +585,7 @@ pub fn document() -> Value {
                 "schema": { "type": "integer", "format": "int64" }
             }]),
             json!({
-                "200": { "description": "An endless event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                "200": { "description": "An endless event stream (text/event-stream, HTML Living Standard 9.2): events named job.created, job.state (data: Job), job.progress (data: Progress) and job.deleted (data: JobDeleted), each with an id; see the FeedEvent schema. A comment line keeps the connection alive every 15 s", "content": { "text/event-stream": { "schema": { "type": "string", "description": "Events whose data is described by #/components/schemas/FeedEvent" } } } },
                 "400": error("Last-Event-ID is not an event id"),
             }),
         )},
@@ -513,7 +594,7 @@ pub fn document() -> Value {
             "library",
             json!([{
                 "name": "path", "in": "query", "required": false,
-                "description": "A folder, relative to a library folder or absolute inside one",
+                "description": "A folder, relative to a library folder or absolute inside one; percent-encoded bytes (an entry's path_encoded) name folders whose names are not UTF-8",
                 "schema": { "type": "string" }
             }]),
             json!({
@@ -528,7 +609,7 @@ pub fn document() -> Value {
             "file",
             json!([{
                 "name": "path", "in": "path", "required": true,
-                "description": "Relative to a library folder (slashes allowed)",
+                "description": "Relative to a library folder (slashes allowed), or absolute inside one (a leading %2F); decoded as bytes, so an entry's path_encoded fetches a file whose name is not UTF-8",
                 "schema": { "type": "string" }
             }]),
             json!({
@@ -581,12 +662,13 @@ pub fn document() -> Value {
             into.extend(from);
         }
     }
+    with_guard_answers(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "AudioJuggler daemon (aj serve)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The job engine of `aj` over HTTP, on TCP port 3643. Every error is JSON: {\"error\": \"…\"}."
+            "description": DESCRIPTION
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }, {}],
@@ -631,6 +713,19 @@ mod tests {
             let target = part.split('"').next().unwrap();
             let name = target.strip_prefix("#/components/schemas/").unwrap();
             assert!(doc["components"]["schemas"].get(name).is_some(), "{target}");
+        }
+    }
+
+    #[test]
+    fn every_event_has_a_data_schema() {
+        let doc = document();
+        let map = doc["components"]["schemas"]["FeedEvent"]["x-event-data"]
+            .as_object()
+            .unwrap();
+        for name in ["job.created", "job.state", "job.progress", "job.deleted"] {
+            let target = map[name].as_str().unwrap();
+            let schema = target.strip_prefix("#/components/schemas/").unwrap();
+            assert!(doc["components"]["schemas"].get(schema).is_some(), "{name}");
         }
     }
 

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -238,9 +239,11 @@ async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
 
 async fn put(
     State(app): State<Arc<App>>,
-    Path(key): Path<String>,
-    body: Bytes,
+    key: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let key = setting_key(key)?;
+    let body = crate::api::body_bytes(body)?;
     // The key first: an unknown one is the clearer error.
     if !KEYS.iter().any(|(k, _)| *k == key) {
         return Err(ApiError::bad_request(format!(
@@ -259,8 +262,9 @@ async fn put(
 
 async fn delete(
     State(app): State<Arc<App>>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let key = setting_key(key)?;
     if !KEYS.iter().any(|(k, _)| *k == key) {
         return Err(ApiError::bad_request(format!(
             "no setting {key:?} (the settings are: {})",
@@ -274,6 +278,18 @@ async fn delete(
     } else {
         Err(ApiError::not_found(format!("setting {key} is not set")))
     }
+}
+
+/// The key in the path; one that is not UTF-8 is no setting (400, as an
+/// unknown key).
+fn setting_key(key: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    key.map(|Path(k)| k).map_err(|e| {
+        ApiError::bad_request(format!(
+            "no such setting: the key in the path cannot be read ({}; the settings are: {})",
+            e.body_text(),
+            names()
+        ))
+    })
 }
 
 /// The OpenAPI paths of the settings.
@@ -331,6 +347,7 @@ pub fn openapi_paths() -> Value {
                         } } }
                     },
                     "400": error("No such setting, or a value of the wrong shape"),
+                    "413": error("The body is larger than the limit (2 MiB)"),
                 })),
             },
             "delete": {

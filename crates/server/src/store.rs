@@ -108,6 +108,8 @@ pub struct FeedEvent {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The jobs found running when the store was opened, now interrupted.
+    recovered: Vec<i64>,
 }
 
 const SCHEMA: &str = "
@@ -133,6 +135,11 @@ CREATE TABLE IF NOT EXISTS feed (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
     data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS job_dirs (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    path BLOB NOT NULL,
+    PRIMARY KEY (job_id, path)
 );
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
@@ -176,6 +183,31 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A path's bytes, as stored (names need not be UTF-8).
+fn path_bytes(p: &std::path::Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        p.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
+fn bytes_path(b: Vec<u8>) -> std::path::PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        std::path::PathBuf::from(std::ffi::OsString::from_vec(b))
+    }
+    #[cfg(not(unix))]
+    {
+        std::path::PathBuf::from(String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
 /// SQLite's current time as RFC 3339 with milliseconds, UTC.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -205,13 +237,67 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
         migrate(&mut conn)?;
+        let recovered: Vec<i64> = {
+            let mut stmt =
+                conn.prepare("SELECT id FROM jobs WHERE state = 'running' ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
         conn.execute(
             &format!("UPDATE jobs SET state = 'interrupted', finished_at = {NOW} WHERE state = 'running'"),
             [],
         )?;
         Ok(Store {
             conn: Mutex::new(conn),
+            recovered,
         })
+    }
+
+    /// The jobs that were running when the store was opened (cut off by a
+    /// crash or kill -9), which opening made interrupted.
+    pub fn recovered(&self) -> &[i64] {
+        &self.recovered
+    }
+
+    /// Notes folders job `job` is about to create (they did not exist when
+    /// it started), so that after a crash the empty ones can be removed.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn add_job_dirs(&self, job: i64, dirs: &[std::path::PathBuf]) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        for d in dirs {
+            tx.execute(
+                "INSERT OR IGNORE INTO job_dirs (job_id, path) VALUES (?1, ?2)",
+                params![job, path_bytes(d)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The folders noted by [`Store::add_job_dirs`] for `job`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn job_dirs(&self, job: i64) -> Result<Vec<std::path::PathBuf>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare("SELECT path FROM job_dirs WHERE job_id = ?1")?;
+        let rows = stmt.query_map(params![job], |r| r.get::<_, Vec<u8>>(0))?;
+        let bytes: Vec<Vec<u8>> = rows.collect::<Result<_, _>>()?;
+        Ok(bytes.into_iter().map(bytes_path).collect())
+    }
+
+    /// Forgets the folders noted for `job` (it ended, and its engine removed
+    /// the empty ones it made).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn clear_job_dirs(&self, job: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM job_dirs WHERE job_id = ?1", params![job])?;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -264,6 +350,40 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A page of jobs (in `state`, when given), oldest first: the newest
+    /// `limit` (all when `None`) of those older than job `before` (all when
+    /// `None`); and whether older ones are left.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn jobs_page(
+        &self,
+        state: Option<JobState>,
+        before: Option<i64>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Job>, bool), StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(
+            "SELECT id, state, spec, created_at, started_at, finished_at, summary, error FROM jobs
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR id < ?2)
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        // One more than asked: tells whether older jobs are left. SQLite
+        // takes a negative LIMIT as none.
+        let take = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX - 1) + 1);
+        let rows = stmt.query_map(
+            params![state.map(JobState::as_str), before, take],
+            row_to_job,
+        )?;
+        let mut jobs: Vec<Job> = rows.collect::<Result<_, _>>()?;
+        let more = limit.is_some_and(|l| jobs.len() > l);
+        if let Some(l) = limit {
+            jobs.truncate(l);
+        }
+        jobs.reverse();
+        Ok((jobs, more))
+    }
+
     /// Moves a job to `state`. Entering `queued` clears the previous run's
     /// times and results; entering `running` sets `started_at`; a finished
     /// state sets `finished_at`, `summary` and `error`.
@@ -308,6 +428,7 @@ impl Store {
     pub fn delete_job(&self, id: i64) -> Result<bool, StoreError> {
         let c = self.conn();
         c.execute("DELETE FROM events WHERE job_id = ?1", params![id])?;
+        c.execute("DELETE FROM job_dirs WHERE job_id = ?1", params![id])?;
         Ok(c.execute("DELETE FROM jobs WHERE id = ?1", params![id])? > 0)
     }
 
