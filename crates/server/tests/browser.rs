@@ -71,6 +71,23 @@ fn start(root: &Path, token: Option<&str>, drives: &[&str]) -> Server {
         let samples = aj_testkit::sine(44_100, 2, 44_100, 16, freq, 0.5);
         aj_testkit::write_wav(&lib.join(JOIN_DIR).join(name), &samples, 2, 44_100, 16);
     }
+    // Names that are not UTF-8 (a Latin-1 é): listed, not pickable; the
+    // folder opens.
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = lib.join("odd");
+        let dir = odd.join(std::ffi::OsStr::from_bytes(b"d\xe9r"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let samples = aj_testkit::sine(4_410, 2, 44_100, 16, 440.0, 0.5);
+        aj_testkit::write_wav(
+            &odd.join(std::ffi::OsStr::from_bytes(b"caf\xe9.wav")),
+            &samples,
+            2,
+            44_100,
+            16,
+        );
+        aj_testkit::write_wav(&dir.join("inner.wav"), &samples, 2, 44_100, 16);
+    }
     std::fs::write(
         lib.join("album").join(BROKEN),
         "not a WAV file, only text\n".repeat(100),

@@ -923,10 +923,11 @@
     return [roots[0].replace(/\/+$/, ''), ...rest].filter((x, i) => i === 0 || x !== '').join('/');
   }
 
-  async function browse(path) {
+  /** Lists `path`; `encoded`: it is already percent-encoded (an entry's path_encoded, for names that are not UTF-8). */
+  async function browse(path, encoded = false) {
     setText('browse-error', '');
     try {
-      const q = path ? `?path=${encodeURIComponent(path)}` : '';
+      const q = path ? `?path=${encoded ? path : encodeURIComponent(path)}` : '';
       const listing = await api('GET', `api/v1/library${q}`);
       S.browsePath = listing.path === null || listing.path === undefined ? null : String(listing.path);
       renderCrumbs();
@@ -969,7 +970,9 @@
     const items = entries.map((e) => {
       const path = String(e.path);
       const folder = e.kind === 'folder';
-      const pickable = folder || e.audio;
+      // A name that is not UTF-8 cannot be named in a job (JSON): its folder can.
+      const exact = e.utf8 !== false;
+      const pickable = exact && (folder || e.audio);
       const id = `entry-${++entrySeq}`;
       const box = el('input', { type: 'checkbox', id, disabled: !pickable, checked: S.selected.has(path), value: path });
       box.addEventListener('change', () => {
@@ -978,11 +981,13 @@
         renderSelected();
       });
       const label = el('label', { htmlFor: id }, box, el('span', {}, folder ? `${e.name}/` : String(e.name)));
-      const li = el('li', { class: pickable ? (folder ? 'folder' : 'audio') : 'other', 'attr:data-path': path }, label);
+      const li = el('li', { class: folder ? 'folder' : pickable ? 'audio' : 'other', 'attr:data-path': path }, label);
       if (folder) {
-        li.append(el('button', { type: 'button', class: 'small', 'attr:aria-label': `Open ${e.name}`, 'on:click': () => browse(path) }, 'Open'));
+        const open = exact ? () => browse(path) : () => browse(String(e.path_encoded), true);
+        li.append(el('button', { type: 'button', class: 'small', 'attr:aria-label': `Open ${e.name}`, 'on:click': open }, 'Open'));
       } else {
-        li.append(el('span', { class: 'size' }, pickable ? fmtSize(e.size) : `${fmtSize(e.size)} · not audio`));
+        const what = !exact ? 'name not UTF-8: convert its folder' : pickable ? '' : 'not audio';
+        li.append(el('span', { class: 'size' }, what ? `${fmtSize(e.size)} · ${what}` : fmtSize(e.size)));
       }
       return li;
     });

@@ -245,6 +245,20 @@ async function withoutToken(browser) {
   check(again.some((s) => s === `${failed.id}:queued` || s === `${failed.id}:running`), `the retry was seen: ${again}`);
   await shot(page, 'desktop-failed', false);
 
+  step('desktop: names that are not UTF-8 are listed, browsable, not pickable');
+  await page.locator('#crumbs button', { hasText: 'Library' }).click();
+  const top = page.locator('#entries li.folder').first();
+  await top.waitFor({ timeout: STEP_MS });
+  await top.locator('button').click();
+  await page.locator('#entries li.folder', { hasText: 'odd/' }).locator('button').click();
+  const oddFile = page.locator('#entries li', { hasText: 'caf\uFFFD.wav' });
+  await oddFile.waitFor({ timeout: STEP_MS });
+  check((await oddFile.textContent()).includes('name not UTF-8'), 'the file says why it cannot be chosen');
+  check(await oddFile.locator('input[type=checkbox]').isDisabled(), 'a file whose name is not UTF-8 cannot be ticked');
+  await page.locator('#entries li.folder', { hasText: 'd\uFFFDr/' }).locator('button').click();
+  await page.locator('#entries li', { hasText: 'inner.wav' }).waitFor({ timeout: STEP_MS });
+  check((await page.locator('#browse-error').textContent()) === '', 'the folder opened without an error');
+
   const violations = await page.evaluate(() => window.__cspViolations);
   check(violations.length === 0, `no CSP violation: ${violations.join(', ')}`);
   check(problems.length === 0, `no error in the page: ${problems.join(' | ')}`);
