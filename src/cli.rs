@@ -721,6 +721,15 @@ copied as they are (--lossy copy), never transcoded lossy to lossy, unless
 (folder.*, cover.*, front.*, album.*: jpg, png, gif, webp, bmp) are copied
 into the mirror folder.
 
+Cue sheets: an image (WAV, FLAC, APE…) with a cue sheet (a .cue naming it, or
+a sheet embedded in FLAC) becomes one mirror file per track, named and tagged
+as aj convert names and tags them ('NN - Title.EXT' in the sheet's folder, or
+by --name); the image and the .cue are not mirrored themselves. The sheet and
+its image are one unit: editing the sheet redoes its tracks (a changed title
+only rewrites tags and the name), a track gone from the sheet is removed with
+--delete (kept otherwise). --gaps places the gaps; --no-split mirrors images
+whole. A lossy image is split only with --lossy convert.
+
 The state lives in the mirror, DST/.aj-sync.sqlite: an interrupted sync goes
 on where it stopped, and another machine that reaches the mirror continues it
 (with the library at any path). Files in the mirror that the sync did not
@@ -791,6 +800,15 @@ pub struct SyncArgs {
     /// Characters names made by --name may hold: posix or windows [default: posix]
     #[arg(long, value_name = "POLICY", requires = "name")]
     pub safe_names: Option<String>,
+
+    /// Mirror images that have a cue sheet whole instead of one file per track
+    #[arg(long)]
+    pub no_split: bool,
+
+    /// Where a split image's gaps (INDEX 00 to 01) go: append (end of the previous track, as
+    /// EAC), prepend (start of their own track) or discard [default: append]
+    #[arg(long, value_name = "MODE", conflicts_with = "no_split")]
+    pub gaps: Option<String>,
 
     #[command(flatten)]
     pub encoder: EncoderArgs,

@@ -250,3 +250,49 @@ fn the_daemon_runs_a_sync_job_inside_its_library() {
     );
     assert!(doc["components"]["schemas"]["SyncJob"]["properties"]["lossy"].is_object());
 }
+
+#[test]
+fn an_image_with_a_cue_sheet_is_synced_as_tracks_and_no_split_keeps_it_whole() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = (t.path().join("lib"), t.path().join("mirror"));
+    std::fs::create_dir_all(src.join("Album")).unwrap();
+    // Two tracks of 30 CD frames each.
+    let image = aj_testkit::sine(60 * 588, 2, 44_100, 16, 440.0, 0.5);
+    aj_testkit::write_wav(&src.join("Album/album.wav"), &image, 2, 44_100, 16);
+    std::fs::write(
+        src.join("Album/album.cue"),
+        "TITLE \"Album\"\nFILE \"album.wav\" WAVE\n  TRACK 01 AUDIO\n    TITLE \"One\"\n    INDEX 01 00:00:00\n  TRACK 02 AUDIO\n    TITLE \"Two\"\n    INDEX 01 00:00:30\n",
+    )
+    .unwrap();
+
+    let r = run(&["sync", s(&src), s(&dst), "-f", "flac", "--gaps", "discard"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("2 converted"), "{}", r.stderr);
+    assert_eq!(
+        tree(&dst),
+        [
+            ".aj-sync.sqlite",
+            "Album/01 - One.flac",
+            "Album/02 - Two.flac"
+        ]
+        .map(std::path::PathBuf::from)
+    );
+
+    let r = run(&[
+        "sync",
+        s(&src),
+        s(&dst),
+        "-f",
+        "flac",
+        "--no-split",
+        "--delete",
+    ]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        tree(&dst),
+        [".aj-sync.sqlite", "Album/album.flac"].map(std::path::PathBuf::from)
+    );
+
+    let r = run(&["sync", s(&src), s(&dst), "-f", "flac", "--gaps", "sideways"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+}

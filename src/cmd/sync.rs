@@ -70,6 +70,10 @@ fn validate(args: SyncArgs) -> Result<SyncSpec, String> {
     if let Some(s) = &args.safe_names {
         spec.safe_names = s.parse()?;
     }
+    spec.split = !args.no_split;
+    if let Some(g) = &args.gaps {
+        spec.gaps = g.parse::<aj_jobs::rip::Gaps>()?;
+    }
     spec.verify = !args.no_verify;
     spec.threads = args.jobs.unwrap_or(0);
     spec.dsp = crate::cmd::convert::dsp_options(format, &args.dsp)?;

@@ -472,3 +472,185 @@ fn a_file_in_the_way_is_left_alone() {
     assert_eq!(r.summary.failed, 1);
     assert_eq!(std::fs::read(dst.join("one.flac")).unwrap(), b"mine");
 }
+
+/// The sheet of the test image: three tracks of 30 CD frames (0.4 s), a
+/// 5-frame gap before track 2.
+fn album_cue(two: &str, tracks: usize) -> String {
+    let mut cue = String::from(
+        "PERFORMER \"Band\"\nTITLE \"Album\"\nFILE \"album.wav\" WAVE\n  TRACK 01 AUDIO\n    TITLE \"One\"\n    INDEX 01 00:00:00\n",
+    );
+    cue.push_str(&format!(
+        "  TRACK 02 AUDIO\n    TITLE \"{two}\"\n    INDEX 00 00:00:25\n    INDEX 01 00:00:30\n"
+    ));
+    if tracks == 3 {
+        cue.push_str("  TRACK 03 AUDIO\n    TITLE \"Three\"\n    INDEX 01 00:00:60\n");
+    }
+    cue
+}
+
+/// Samples (interleaved stereo) per CD frame at 44.1 kHz.
+const CD_FRAME: usize = 588 * 2;
+
+/// A library with an image and its sheet (`Album/`), and a plain file.
+fn image_library(src: &Path) -> Vec<i32> {
+    std::fs::create_dir_all(src.join("Album")).unwrap();
+    let image = aj_testkit::sine(90 * 588, 2, 44_100, 16, 440.0, 0.5);
+    aj_testkit::write_wav(&src.join("Album/album.wav"), &image, 2, 44_100, 16);
+    std::fs::write(src.join("Album/album.cue"), album_cue("Two", 3)).unwrap();
+    wav(&src.join("plain.wav"), 550.0);
+    image
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                if rel != STATE_FILE {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn an_image_with_a_cue_sheet_is_mirrored_as_tracks_and_follows_its_sheet() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = (t.path().join("lib"), t.path().join("mirror"));
+    let image = image_library(&src);
+    let s = spec(&src, &dst, Format::Flac);
+
+    let r = sync(&s);
+    assert_eq!(r.totals().converted, 4, "{:?}", r.events);
+    assert_eq!(
+        files(&dst),
+        [
+            "Album/01 - One.flac",
+            "Album/02 - Two.flac",
+            "Album/03 - Three.flac",
+            "plain.flac"
+        ]
+    );
+    // Sample-exact: the image's ranges (gaps appended to the track before).
+    for (name, from, to) in [
+        ("01 - One", 0, 30),
+        ("02 - Two", 30, 60),
+        ("03 - Three", 60, 90),
+    ] {
+        assert_eq!(
+            samples(&dst.join(format!("Album/{name}.flac"))),
+            image[from * CD_FRAME..to * CD_FRAME],
+            "{name}"
+        );
+    }
+    let two = tags::read(&dst.join("Album/02 - Two.flac")).unwrap();
+    assert_eq!(two.get(&TagKey::Title), Some("Two"));
+    assert_eq!(two.get(&TagKey::Album), Some("Album"));
+
+    // The bytes `aj convert` gives for the same sheet and options.
+    let conv = t.path().join("converted");
+    let mut c = ConvertSpec::new(vec![src.join("Album/album.cue")], Format::Flac);
+    c.output_dir = Some(conv.clone());
+    c.threads = 1;
+    let cs = aj_jobs::run(&JobSpec::Convert(c), &CancelToken::new(), &|_| {});
+    assert!(cs.success(), "{cs:?}");
+    assert_eq!(
+        std::fs::read(dst.join("Album/02 - Two.flac")).unwrap(),
+        std::fs::read(conv.join("02 - Two.flac")).unwrap()
+    );
+
+    // Nothing changed: nothing done.
+    let r = sync(&s);
+    assert_eq!(r.totals().unchanged, 4, "{:?}", r.events);
+    assert_eq!(r.started(), 0);
+    assert!(
+        r.reasons().iter().all(|x| x == "unchanged"),
+        "{:?}",
+        r.reasons()
+    );
+
+    // A title edited in the sheet: that track's tags and name change, its
+    // audio is not encoded again; the other tracks stay as they are.
+    let before = samples(&dst.join("Album/02 - Two.flac"));
+    std::fs::write(src.join("Album/album.cue"), album_cue("Deux", 3)).unwrap();
+    let r = sync(&s);
+    let totals = r.totals();
+    assert_eq!(
+        (totals.retagged, totals.unchanged),
+        (1, 3),
+        "{:?}",
+        r.events
+    );
+    assert_eq!(r.started(), 0);
+    assert!(!dst.join("Album/02 - Two.flac").exists());
+    let deux = dst.join("Album/02 - Deux.flac");
+    assert_eq!(tags::read(&deux).unwrap().get(&TagKey::Title), Some("Deux"));
+    assert_eq!(samples(&deux), before);
+    assert_eq!(sync(&s).totals().unchanged, 4);
+
+    // Track 3 leaves the sheet: track 2 now runs to the end of the image
+    // (converted again); track 3's mirror file is kept without `delete`…
+    std::fs::write(src.join("Album/album.cue"), album_cue("Deux", 2)).unwrap();
+    let r = sync(&s);
+    let totals = r.totals();
+    assert_eq!((totals.converted, totals.kept), (1, 1), "{:?}", r.events);
+    assert_eq!(samples(&deux), image[30 * CD_FRAME..]);
+    assert!(dst.join("Album/03 - Three.flac").exists());
+    assert!(r
+        .reasons()
+        .iter()
+        .any(|x| x.contains("no longer in its cue sheet")));
+    // …and removed with it.
+    let mut del = s.clone();
+    del.delete = true;
+    let r = sync(&del);
+    assert_eq!(r.totals().deleted, 1, "{:?}", r.events);
+    assert!(!dst.join("Album/03 - Three.flac").exists());
+
+    // The image and its sheet gone: with `delete`, their tracks go.
+    std::fs::remove_dir_all(src.join("Album")).unwrap();
+    let r = sync(&del);
+    assert_eq!(r.totals().deleted, 2, "{:?}", r.events);
+    assert_eq!(files(&dst), ["plain.flac"]);
+    assert!(!dst.join("Album").exists());
+}
+
+#[test]
+fn no_split_mirrors_the_image_whole_and_gaps_follow_the_option() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = (t.path().join("lib"), t.path().join("mirror"));
+    let image = image_library(&src);
+    let mut s = spec(&src, &dst, Format::Flac);
+    s.split = false;
+    let r = sync(&s);
+    assert_eq!(r.totals().converted, 2, "{:?}", r.events);
+    assert_eq!(files(&dst), ["Album/album.flac", "plain.flac"]);
+    assert_eq!(samples(&dst.join("Album/album.flac")), image);
+
+    // Split again, gaps prepended: the whole image's mirror file is gone
+    // with `delete`, the tracks take its place.
+    s.split = true;
+    s.gaps = aj_jobs::rip::Gaps::Prepend;
+    s.delete = true;
+    let r = sync(&s);
+    let totals = r.totals();
+    assert_eq!((totals.converted, totals.deleted), (3, 1), "{:?}", r.events);
+    assert_eq!(
+        samples(&dst.join("Album/01 - One.flac")),
+        image[..25 * CD_FRAME]
+    );
+    assert_eq!(
+        samples(&dst.join("Album/02 - Two.flac")),
+        image[25 * CD_FRAME..60 * CD_FRAME]
+    );
+    assert!(!dst.join("Album/album.flac").exists());
+    assert_eq!(sync(&s).totals().unchanged, 4);
+}

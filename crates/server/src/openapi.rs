@@ -426,6 +426,21 @@ fn sync_schemas() -> (Value, Value) {
                     "apply_replaygain": { "type": "string", "enum": ["track", "album"], "nullable": true }
                 }
             });
+    // Apart, for the macro's recursion limit.
+    let mut job = job;
+    if let Some(props) = job
+        .pointer_mut("/properties")
+        .and_then(Value::as_object_mut)
+    {
+        props.insert(
+            "split".into(),
+            json!({ "type": "boolean", "default": true, "description": "Mirror images that have a cue sheet (a .cue naming them, or one embedded in a FLAC) as one file per track, named and tagged as ConvertJob does; false: mirror them whole" }),
+        );
+        props.insert(
+            "gaps".into(),
+            json!({ "type": "string", "enum": ["append", "prepend", "discard"], "default": "append", "description": "Where a split image's gaps (INDEX 00 to INDEX 01) go: end of the previous track, start of their own, or nowhere" }),
+        );
+    }
     let totals = json!(
     {
                                 "type": "object",

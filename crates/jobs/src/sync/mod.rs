@@ -36,6 +36,17 @@
 //! `aj convert` gives for the same source and options (apart from scaled
 //! art).
 //!
+//! Images with a cue sheet (`split`, default on; see [`crate::cuesplit`])
+//! are mirrored as one file per track, named and tagged as `aj convert`
+//! splits them; the image and the `.cue` are not mirrored themselves. The
+//! sheet and its images are one unit: its tracks are rows keyed by the sheet
+//! (or the image whose own sheet it is) and track number, recording the
+//! sheet's size and time and the images' ([`state::Row::parts`]). A unit
+//! whose files and mirror tracks are as recorded is not opened; otherwise
+//! each track's audio digest (its stretch of the images' audio digests) and
+//! tag digest (from the sheet) decide between keeping, retagging (and
+//! renaming) and converting; a track no longer in the sheet is gone.
+//!
 //! State: `DST/.aj-sync.sqlite` ([`state`]), one row per mirrored source,
 //! committed as each item ends — an interrupted sync resumes where it stopped,
 //! and another machine reaching `DST` (with `SRC` anywhere) continues it.
@@ -53,7 +64,7 @@ pub mod state;
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::UNIX_EPOCH;
 
 use aj_codec::encode::EncoderOptions;
@@ -63,10 +74,12 @@ use aj_codec::{decode, Format};
 use aj_core::CancelToken;
 
 use crate::convert::{self, ConvertSpec, DspOptions, Item, ItemOutcome, OnExists, Planned};
+use crate::cuesplit::{self, CueTrackItem};
 use crate::engine::{Event, Summary};
 use crate::naming::{NameContext, SafeNames, Template};
 use crate::replaygain::{self, AlbumGains};
-use state::{Kind, Row, State};
+use crate::rip::Gaps;
+use state::{Kind, Row, RowKey, State};
 
 pub use state::STATE_FILE;
 
@@ -114,10 +127,28 @@ pub struct SyncSpec {
     /// takes them; flat in the JSON.
     #[serde(flatten)]
     pub dsp: DspOptions,
+    /// Split images that have a cue sheet into one mirror file per track,
+    /// as `aj convert` does (default on). Off: such images are mirrored
+    /// whole and their sheets ignored. Left out of the JSON when on, so a
+    /// job stored before this option existed reads the same.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub split: bool,
+    /// Where a split image's gaps (INDEX 00 to INDEX 01) go. Left out of
+    /// the JSON when `append` (the default).
+    #[serde(default, skip_serializing_if = "is_append")]
+    pub gaps: Gaps,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_append(g: &Gaps) -> bool {
+    *g == Gaps::Append
 }
 
 /// What becomes of a source that is already lossy (MP3, Vorbis, Opus, AAC…).
@@ -193,6 +224,8 @@ impl SyncSpec {
             verify: true,
             threads: 0,
             dsp: DspOptions::default(),
+            split: true,
+            gaps: Gaps::Append,
         }
     }
 
@@ -207,6 +240,8 @@ impl SyncSpec {
         c.on_exists = OnExists::Overwrite;
         c.overwrite = true;
         c.dsp = self.dsp.clone();
+        c.split = self.split;
+        c.gaps = self.gaps;
         c
     }
 
@@ -250,14 +285,26 @@ impl SyncSpec {
     }
 
     /// Everything that decides what a source becomes and where.
+    ///
+    /// `split` and `gaps` are in it only when not the defaults: a mirror
+    /// synced before they existed keeps its plan.
     fn plan_settings(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "conversion": self.conversion_fingerprint(),
             "lossy": self.lossy,
             "link": self.link,
             "name": self.name,
             "safe_names": self.safe_names,
-        })
+        });
+        if let Some(o) = v.as_object_mut() {
+            if !self.split {
+                o.insert("split".into(), serde_json::Value::Bool(false));
+            }
+            if self.gaps != Gaps::Append {
+                o.insert("gaps".into(), serde_json::json!(self.gaps));
+            }
+        }
+        v
     }
 }
 
@@ -291,14 +338,69 @@ pub fn run(spec: &SyncSpec, cancel: &CancelToken, on_event: &(dyn Fn(Event) + Sy
     summary
 }
 
-/// A file found in the library.
+/// A file found in the library, or one track of a split image.
 #[derive(Debug, Clone)]
 struct Found {
-    /// Relative, `/`-separated.
+    /// Relative, `/`-separated (for a track: of its sheet, or of the image
+    /// whose own sheet it is).
     rel: String,
+    /// The file; for a track, a name for events (`album.cue#03`).
     path: PathBuf,
     size: u64,
     mtime_ns: i64,
+    /// The track of a split image.
+    track: Option<u8>,
+    /// A track of an image split by a `.cue`: the images' identity
+    /// ([`Row::parts`]).
+    parts: String,
+}
+
+impl Found {
+    fn file(rel: String, path: PathBuf, size: u64, mtime_ns: i64) -> Found {
+        Found {
+            rel,
+            path,
+            size,
+            mtime_ns,
+            track: None,
+            parts: String::new(),
+        }
+    }
+
+    /// Track `number` of the unit whose sheet (or embedded-sheet image) is
+    /// `self`.
+    fn track(&self, number: u8, parts: &str) -> Found {
+        Found {
+            path: track_label(&self.path, number),
+            track: Some(number),
+            parts: parts.to_string(),
+            ..self.clone()
+        }
+    }
+}
+
+/// How events name track `number` of the unit at `path`: `album.cue#03`.
+fn track_label(path: &Path, number: u8) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!("#{number:02}"));
+    path.with_file_name(name)
+}
+
+/// An image and its cue sheet, split: what its tracks share.
+struct Unit {
+    /// The files the sheet names, in its order.
+    images: Vec<PathBuf>,
+    /// Their audio digests, computed once, when a track needs them.
+    audio: OnceLock<Result<Vec<String>, String>>,
+}
+
+/// A track of a split image.
+struct SplitTrack {
+    unit: Arc<Unit>,
+    track: CueTrackItem,
 }
 
 /// One item of the job.
@@ -317,16 +419,19 @@ enum Work {
         output: String,
         /// The output is in a folder whose music is all converted now.
         album: bool,
+        /// A track of a split image (converted).
+        split: Option<Box<SplitTrack>>,
     },
     Cover {
         found: Found,
         row: Option<Row>,
         output: String,
     },
-    /// A source that is gone (or now left out) with its mirror file.
+    /// A source that is gone (or now left out, or a track no longer in
+    /// its sheet) with its mirror file.
     Gone {
         row: Row,
-        left_out: bool,
+        why: &'static str,
     },
     Fail {
         input: PathBuf,
@@ -414,7 +519,7 @@ impl<'a> Job<'a> {
         let plan_settings = spec.plan_settings();
         let plan = digest::text(&plan_settings.to_string());
         let conversion = digest::text(&spec.conversion_fingerprint());
-        let mut rows = state.rows().map_err(|e| e.to_string())?;
+        let rows = state.rows().map_err(|e| e.to_string())?;
         if let Some(old) = state.meta("settings").map_err(|e| e.to_string())? {
             if !rows.is_empty() && digest::text(&old) != plan {
                 on_event(Event::Warning {
@@ -442,6 +547,7 @@ impl<'a> Job<'a> {
             seen: HashSet::new(),
             music: Vec::new(),
             covers: Vec::new(),
+            cues: Vec::new(),
             errors: Vec::new(),
             cancel,
         };
@@ -449,133 +555,56 @@ impl<'a> Job<'a> {
             .walk(&source, "")
             .map_err(|e| format!("cannot read the library {}: {e}", source.display()))?;
 
-        let mut work = Vec::new();
-        // Mirror folder (relative) of each source folder's first music file.
-        let mut folder_of: HashMap<String, String> = HashMap::new();
-        let mut claimed: HashMap<String, String> = HashMap::new();
-        let mut seen_sources = HashSet::new();
+        let mut p = Planner {
+            spec,
+            template: template.as_ref(),
+            mirror: &mirror,
+            source: &source,
+            plan: &plan,
+            rows,
+            work: Vec::new(),
+            folder_of: HashMap::new(),
+            claimed: HashMap::new(),
+            keep: HashSet::new(),
+        };
         for (input, error) in walker.errors {
-            work.push(Work::Fail { input, error });
+            p.work.push(Work::Fail { input, error });
         }
-        for found in walker.music {
-            seen_sources.insert(found.rel.clone());
-            let row = rows.remove(&found.rel);
-            let dir = parent_rel(&found.rel);
-            let fast = row.as_ref().is_some_and(|r| {
-                r.plan == plan
-                    && r.source_size == found.size
-                    && r.source_mtime_ns == found.mtime_ns
-                    && stat(&mirror.join(&r.output))
-                        .is_some_and(|s| s == (r.output_size, r.output_mtime_ns))
-            });
-            if let Some(row) = row.clone().filter(|_| fast) {
-                folder_of
-                    .entry(dir)
-                    .or_insert_with(|| parent_rel(&row.output));
-                claimed.insert(row.output.clone(), found.rel.clone());
-                work.push(Work::Unchanged { found, row });
-                continue;
-            }
-            let (kind, output) = match plan_music(spec, template.as_ref(), &found) {
-                Ok(p) => p,
-                Err(error) => {
-                    if let Some(row) = row {
-                        // Keep its row: the mirror file is still known.
-                        rows.insert(found.rel.clone(), row);
-                    }
-                    work.push(Work::Fail {
-                        input: found.path,
-                        error,
-                    });
-                    continue;
-                }
-            };
-            if kind.is_none() {
-                if let Some(row) = row {
-                    work.push(Work::Gone {
-                        row,
-                        left_out: true,
-                    });
-                }
-                work.push(Work::Music {
-                    found,
-                    row: None,
-                    kind,
-                    output,
-                    album: false,
-                });
-                continue;
-            }
-            if let Some(other) = claimed.get(&output) {
-                let error = format!(
-                    "its mirror file {output} is also the mirror of {other}{}",
-                    if template.is_some() {
-                        "; add fields to --name that tell them apart, like {disc} or {track}"
-                    } else {
-                        " (files with one name in different formats)"
-                    }
-                );
-                if let Some(row) = row {
-                    rows.insert(found.rel.clone(), row);
-                }
-                work.push(Work::Fail {
-                    input: found.path,
-                    error,
-                });
-                continue;
-            }
-            claimed.insert(output.clone(), found.rel.clone());
-            folder_of.entry(dir).or_insert_with(|| parent_rel(&output));
-            work.push(Work::Music {
-                found,
-                row,
-                kind,
-                output,
-                album: false,
-            });
+        // Images split by a sheet are mirrored as tracks, not whole.
+        let music = if spec.split {
+            p.split_units(walker.music, &walker.cues)
+        } else {
+            walker.music
+        };
+        for found in music {
+            p.music(found);
         }
         for found in walker.covers {
-            let dir = parent_rel(&found.rel);
-            let Some(mirror_dir) = folder_of.get(&dir) else {
-                continue;
-            };
-            seen_sources.insert(found.rel.clone());
-            let name = found.rel.rsplit('/').next().unwrap_or_default().to_string();
-            let output = join_rel(mirror_dir, &name);
-            let row = rows.remove(&found.rel);
-            if let Some(row) = row.clone().filter(|r| {
-                r.plan == plan
-                    && r.output == output
-                    && (r.source_size, r.source_mtime_ns) == (found.size, found.mtime_ns)
-                    && stat(&mirror.join(&r.output))
-                        .is_some_and(|s| s == (r.output_size, r.output_mtime_ns))
-            }) {
-                claimed.insert(output, found.rel.clone());
-                work.push(Work::Unchanged { found, row });
-                continue;
-            }
-            if let Some(other) = claimed.get(&output) {
-                if let Some(row) = row {
-                    rows.insert(found.rel.clone(), row);
-                }
-                work.push(Work::Fail {
-                    input: found.path,
-                    error: format!("its mirror file {output} is also the mirror of {other}"),
-                });
-                continue;
-            }
-            claimed.insert(output.clone(), found.rel.clone());
-            work.push(Work::Cover { found, row, output });
+            p.cover(found);
         }
-        // What is left has no source any more.
+        let Planner {
+            rows,
+            mut work,
+            claimed,
+            keep,
+            ..
+        } = p;
+        // What is left has no source any more (or is no track of its sheet
+        // any more).
         let mut gone: Vec<Row> = rows
             .into_values()
-            .filter(|r| !seen_sources.contains(&r.source))
+            .filter(|r| !keep.contains(&r.source))
             .collect();
-        gone.sort_by(|a, b| a.source.cmp(&b.source));
+        gone.sort_by(|a, b| (&a.source, a.track).cmp(&(&b.source, b.track)));
         work.extend(gone.into_iter().map(|row| Work::Gone {
+            why: match row.track {
+                Some(_) if !spec.split => "its image is mirrored whole now (--no-split)",
+                Some(_) if source.join(&row.source).is_file() => {
+                    "the track is no longer in its cue sheet"
+                }
+                _ => "its source is gone",
+            },
             row,
-            left_out: false,
         }));
 
         // Album gain: folders whose music is all converted in this run.
@@ -769,7 +798,13 @@ impl<'a> Job<'a> {
             Work::Unchanged { found, .. }
             | Work::Music { found, .. }
             | Work::Cover { found, .. } => found.path.clone(),
-            Work::Gone { row, .. } => self.source.join(&row.source),
+            Work::Gone { row, .. } => {
+                let p = self.source.join(&row.source);
+                match row.track {
+                    Some(t) => track_label(&p, t),
+                    None => p,
+                }
+            }
             Work::Fail { input, .. } => input.clone(),
         };
         if self.cancel.is_cancelled() {
@@ -791,7 +826,7 @@ impl<'a> Job<'a> {
                 self.skipped(i, &found.path, Some(&row.output), "unchanged");
                 Ok(Did::Unchanged)
             }
-            Work::Gone { row, left_out } => self.gone(i, &input, row, *left_out),
+            Work::Gone { row, why } => self.gone(i, &input, row, why),
             Work::Cover { found, row, output } => {
                 self.copyish(i, found, row.as_ref(), output, Kind::Cover)
             }
@@ -801,6 +836,7 @@ impl<'a> Job<'a> {
                 kind,
                 output,
                 album,
+                split,
             } => match kind {
                 None => {
                     self.skipped(
@@ -811,7 +847,9 @@ impl<'a> Job<'a> {
                     );
                     Ok(Did::LeftOut)
                 }
-                Some(Kind::Convert) => self.music(i, found, row.as_ref(), output, *album),
+                Some(Kind::Convert) => {
+                    self.music(i, found, row.as_ref(), output, *album, split.as_deref())
+                }
                 Some(k) => self.copyish(i, found, row.as_ref(), output, *k),
             },
         };
@@ -883,15 +921,11 @@ impl<'a> Job<'a> {
             .map_err(|e| e.to_string())
     }
 
-    /// A source that is gone (or now left out): its mirror file removed
-    /// with `delete` when it is still as written; else kept.
-    fn gone(&self, i: usize, input: &Path, row: &Row, left_out: bool) -> Result<Did, String> {
+    /// A source that is gone (or now left out, or a track no longer in its
+    /// sheet; `why` says which): its mirror file removed with `delete` when
+    /// it is still as written; else kept.
+    fn gone(&self, i: usize, input: &Path, row: &Row, why: &str) -> Result<Did, String> {
         let out = self.mirror.join(&row.output);
-        let why = if left_out {
-            "its source is now left out"
-        } else {
-            "its source is gone"
-        };
         if !self.spec.delete {
             self.skipped(
                 i,
@@ -917,7 +951,7 @@ impl<'a> Job<'a> {
                 self.state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&row.source)
+                    .remove(&row.source, row.track)
                     .map_err(|e| e.to_string())?;
                 self.skipped(
                     i,
@@ -931,7 +965,7 @@ impl<'a> Job<'a> {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&row.source)
+            .remove(&row.source, row.track)
             .map_err(|e| e.to_string())?;
         self.done(i, input, &out, 0, false);
         Ok(Did::Deleted)
@@ -1047,6 +1081,7 @@ impl<'a> Job<'a> {
             && r.kind == kind
             && r.plan == self.plan
             && (r.source_size, r.source_mtime_ns) == (found.size, found.mtime_ns)
+            && r.parts == found.parts
             && (r.output_size, r.output_mtime_ns) == (osize, omtime);
         if same {
             self.skipped(i, &found.path, Some(output), "unchanged");
@@ -1056,6 +1091,7 @@ impl<'a> Job<'a> {
             kind,
             source_size: found.size,
             source_mtime_ns: found.mtime_ns,
+            parts: found.parts.clone(),
             output: output.to_string(),
             output_size: osize,
             output_mtime_ns: omtime,
@@ -1082,12 +1118,35 @@ impl<'a> Job<'a> {
         row: Option<&Row>,
         output: &str,
         album: bool,
+        split: Option<&SplitTrack>,
     ) -> Result<Did, String> {
-        let digests = |found: &Found| -> Result<(String, String), String> {
-            let audio = digest::audio(&found.path, self.cancel)?;
-            let t = tags::read(&found.path).map_err(|e| e.to_string())?;
-            Ok((audio, digest::tags(&t)))
-        };
+        let digests = |found: &Found| self.digests(found, split);
+        if let Some(s) = split.filter(|s| s.track.number == 0) {
+            // Hidden track one audio that is digital silence is not kept
+            // (as `aj convert` and `aj rip`).
+            if cuesplit::is_silent(&s.track, self.cancel)? {
+                let why = "its hidden track one audio is digital silence";
+                return match row {
+                    Some(r) if r.settings != PENDING => self.gone(i, &found.path, r, why),
+                    _ => {
+                        if let Some(r) = row {
+                            self.state
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&r.source, r.track)
+                                .map_err(|e| e.to_string())?;
+                        }
+                        self.skipped(
+                            i,
+                            &found.path,
+                            None,
+                            "hidden track one audio is digital silence: not kept",
+                        );
+                        Ok(Did::Skipped)
+                    }
+                };
+            }
+        }
         let mut computed = None;
         let why = match row {
             None => "new".to_string(),
@@ -1101,7 +1160,9 @@ impl<'a> Job<'a> {
                 Intact::Missing => "the mirror file is missing".into(),
                 Intact::Changed => "the mirror file was changed since the last sync".into(),
                 Intact::Yes => {
-                    if (r.source_size, r.source_mtime_ns) == (found.size, found.mtime_ns) {
+                    if (r.source_size, r.source_mtime_ns) == (found.size, found.mtime_ns)
+                        && r.parts == found.parts
+                    {
                         return self.keep(i, found, r, output, Kind::Convert);
                     }
                     let (audio, tags_d) = digests(found)?;
@@ -1112,7 +1173,7 @@ impl<'a> Job<'a> {
                         return self.keep(i, found, r, output, Kind::Convert);
                     }
                     if same_audio {
-                        return self.retag(i, found, r, output, computed);
+                        return self.retag(i, found, r, output, computed, split);
                     }
                     "the audio changed".into()
                 }
@@ -1139,7 +1200,7 @@ impl<'a> Job<'a> {
             index: i,
             input: found.path.clone(),
             plan: Planned::Convert(out.clone()),
-            track: None,
+            track: split.map(|s| Box::new(s.track.clone())),
         };
         let held = Mutex::new(None);
         let forward = |e: Event| match e {
@@ -1191,6 +1252,49 @@ impl<'a> Job<'a> {
         Ok(Did::Converted)
     }
 
+    /// What the source's audio and tags are: of a file, or of a track of a
+    /// split image (its stretch of the images' audio, its tags from the
+    /// sheet).
+    fn digests(
+        &self,
+        found: &Found,
+        split: Option<&SplitTrack>,
+    ) -> Result<(String, String), String> {
+        let Some(s) = split else {
+            let audio = digest::audio(&found.path, self.cancel)?;
+            let t = tags::read(&found.path).map_err(|e| e.to_string())?;
+            return Ok((audio, digest::tags(&t)));
+        };
+        let images = s
+            .unit
+            .audio
+            .get_or_init(|| {
+                s.unit
+                    .images
+                    .iter()
+                    .map(|p| {
+                        digest::audio(p, self.cancel).map_err(|e| format!("{}: {e}", p.display()))
+                    })
+                    .collect()
+            })
+            .clone()?;
+        let mut text = String::new();
+        for seg in &s.track.segments {
+            let audio = s
+                .unit
+                .images
+                .iter()
+                .position(|p| *p == seg.path)
+                .and_then(|i| images.get(i))
+                .ok_or_else(|| format!("{} is not a file of its sheet", seg.path.display()))?;
+            text.push_str(&format!("{audio} {}..{:?}\n", seg.start, seg.end));
+        }
+        Ok((
+            format!("track-sha256:{}", digest::text(&text)),
+            digest::tags(&s.track.tags),
+        ))
+    }
+
     /// Only the tags changed: rewrites the mirror file's tags from the
     /// source, keeping what the conversion put there (ReplayGain measured
     /// on the converted samples, the encoder's name).
@@ -1201,6 +1305,7 @@ impl<'a> Job<'a> {
         r: &Row,
         output: &str,
         computed: Option<(String, String)>,
+        split: Option<&SplitTrack>,
     ) -> Result<Did, String> {
         if self.spec.dry_run {
             self.would(
@@ -1214,7 +1319,10 @@ impl<'a> Job<'a> {
         }
         let old = self.mirror.join(&r.output);
         self.stage(i, &found.path, "retag");
-        let source_tags = tags::read(&found.path).map_err(|e| e.to_string())?;
+        let source_tags = match split {
+            Some(s) => s.track.tags.clone(),
+            None => tags::read(&found.path).map_err(|e| e.to_string())?,
+        };
         let keep_gain = self.spec.replaygain || self.spec.dsp.changes_samples();
         let format = self.spec.format;
         let art_max = self.spec.art_max;
@@ -1251,10 +1359,7 @@ impl<'a> Job<'a> {
         }
         let (audio, tags_d) = match computed {
             Some(c) => c,
-            None => (
-                digest::audio(&found.path, self.cancel)?,
-                digest::tags(&tags::read(&found.path).map_err(|e| e.to_string())?),
-            ),
+            None => self.digests(found, split)?,
         };
         let mut out = old.clone();
         if r.output != output {
@@ -1347,6 +1452,8 @@ impl<'a> Job<'a> {
         let sha = digest::file(out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
         Ok(Row {
             source: found.rel.clone(),
+            track: found.track,
+            parts: found.parts.clone(),
             kind,
             source_size: found.size,
             source_mtime_ns: found.mtime_ns,
@@ -1369,6 +1476,8 @@ impl<'a> Job<'a> {
     fn reserve(&self, found: &Found, kind: Kind, output: &str) -> Result<(), String> {
         self.put(&Row {
             source: found.rel.clone(),
+            track: found.track,
+            parts: found.parts.clone(),
             kind,
             source_size: found.size,
             source_mtime_ns: found.mtime_ns,
@@ -1421,6 +1530,460 @@ impl<'a> Job<'a> {
                 .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
         }
         Ok(())
+    }
+}
+
+/// Decides, from the walk and the state, what each source becomes.
+struct Planner<'p> {
+    spec: &'p SyncSpec,
+    template: Option<&'p Template>,
+    mirror: &'p Path,
+    source: &'p Path,
+    plan: &'p str,
+    /// Rows not matched with a source yet.
+    rows: HashMap<RowKey, Row>,
+    work: Vec<Work>,
+    /// Mirror folder (relative) of each source folder's first music file.
+    folder_of: HashMap<String, String>,
+    /// Mirror files (relative), and what each is the mirror of.
+    claimed: HashMap<String, String>,
+    /// Sources whose unmatched rows are kept (they failed this time).
+    keep: HashSet<String>,
+}
+
+impl Planner<'_> {
+    /// True when a row's source and mirror file are as last synced, with
+    /// these settings (decided from their size and time alone).
+    fn fast(&self, r: &Row, size: u64, mtime_ns: i64) -> bool {
+        r.plan == self.plan
+            && r.source_size == size
+            && r.source_mtime_ns == mtime_ns
+            && stat(&self.mirror.join(&r.output))
+                .is_some_and(|s| s == (r.output_size, r.output_mtime_ns))
+    }
+
+    /// Plans the images that have a cue sheet (one item per track) and
+    /// returns the music that is mirrored file by file.
+    ///
+    /// A unit (sheet and images) unchanged since the last sync — the sheet,
+    /// every image and every track's mirror file as recorded — is decided
+    /// from the state and the walk alone: no file is opened. The others are
+    /// read and grouped as `aj convert` groups its inputs.
+    fn split_units(&mut self, music: Vec<Found>, cues: &[Found]) -> Vec<Found> {
+        let by_rel: HashMap<&str, &Found> = music
+            .iter()
+            .chain(cues)
+            .map(|f| (f.rel.as_str(), f))
+            .collect();
+        // Music files that are images of a split unit.
+        let mut in_unit: HashSet<String> = HashSet::new();
+        let mut units: HashMap<String, Vec<u8>> = HashMap::new();
+        for (source, track) in self.rows.keys() {
+            if let Some(t) = track {
+                units.entry(source.clone()).or_default().push(*t);
+            }
+        }
+        let mut units: Vec<(String, Vec<u8>)> = units.into_iter().collect();
+        units.sort();
+        for (key, mut tracks) in units {
+            let Some(kf) = by_rel.get(key.as_str()).copied() else {
+                continue;
+            };
+            tracks.sort_unstable();
+            let rows: Vec<&Row> = tracks
+                .iter()
+                .filter_map(|t| self.rows.get(&(key.clone(), Some(*t))))
+                .collect();
+            let Some(parts_text) = rows.first().map(|r| r.parts.clone()) else {
+                continue;
+            };
+            let Some(parts) = parse_parts(&parts_text) else {
+                continue;
+            };
+            let fast = parts.iter().all(|(rel, size, mtime)| {
+                by_rel
+                    .get(rel.as_str())
+                    .is_some_and(|f| (f.size, f.mtime_ns) == (*size, *mtime))
+            }) && rows
+                .iter()
+                .all(|r| r.parts == parts_text && self.fast(r, kf.size, kf.mtime_ns));
+            if !fast {
+                continue;
+            }
+            in_unit.insert(key.clone());
+            in_unit.extend(parts.into_iter().map(|(rel, ..)| rel));
+            for t in tracks {
+                let Some(row) = self.rows.remove(&(key.clone(), Some(t))) else {
+                    continue;
+                };
+                self.folder_of
+                    .entry(parent_rel(&key))
+                    .or_insert_with(|| parent_rel(&row.output));
+                self.claimed
+                    .insert(row.output.clone(), format!("{key}#{t:02}"));
+                let found = kf.track(t, &parts_text);
+                self.work.push(Work::Unchanged { found, row });
+            }
+        }
+
+        // The others: sheets, and files that may have one beside or inside
+        // them, unless unchanged as whole files.
+        let rel_of: HashMap<&Path, &str> = music
+            .iter()
+            .chain(cues)
+            .map(|f| (f.path.as_path(), f.rel.as_str()))
+            .collect();
+        let entry = |f: &Found| {
+            Ok(cuesplit::Entry {
+                path: f.path.clone(),
+                root: None,
+                rel_dir: None,
+            })
+        };
+        let mut entries = Vec::new();
+        for c in cues.iter().filter(|c| !in_unit.contains(&c.rel)) {
+            entries.push(entry(c));
+        }
+        let mut plain: HashSet<String> = HashSet::new();
+        for m in music.iter().filter(|m| !in_unit.contains(&m.rel)) {
+            let whole = self
+                .rows
+                .get(&(m.rel.clone(), None))
+                .is_some_and(|r| self.fast(r, m.size, m.mtime_ns));
+            if whole {
+                plain.insert(m.rel.clone());
+            } else {
+                entries.push(entry(m));
+            }
+        }
+        for unit in cuesplit::group(entries, true) {
+            match unit {
+                cuesplit::Unit::Plain(e) => {
+                    if let Some(r) = rel_of.get(e.path.as_path()) {
+                        plain.insert((*r).to_string());
+                    }
+                }
+                cuesplit::Unit::Failed(path, error) => {
+                    if let Some(r) = rel_of.get(path.as_path()) {
+                        self.keep.insert((*r).to_string());
+                    }
+                    self.work.push(Work::Fail { input: path, error });
+                }
+                cuesplit::Unit::Split(e, src) => {
+                    let Some(kf) = rel_of
+                        .get(e.path.as_path())
+                        .and_then(|r| by_rel.get(r))
+                        .copied()
+                    else {
+                        continue;
+                    };
+                    match self.unit(kf, &src, &by_rel) {
+                        Ok(Some(images)) => in_unit.extend(images),
+                        Ok(None) => {
+                            // Mirrored whole (a lossy image, see `unit`).
+                            for f in &src.files {
+                                if let Some(r) = self.rel_in_library(&f.path, &by_rel) {
+                                    in_unit.remove(&r);
+                                    plain.insert(r);
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            // Its rows and images stay as they are.
+                            self.keep.insert(kf.rel.clone());
+                            for f in &src.files {
+                                if let Some(r) = self.rel_in_library(&f.path, &by_rel) {
+                                    self.keep.insert(r.clone());
+                                    in_unit.insert(r);
+                                }
+                            }
+                            self.work.push(Work::Fail {
+                                input: e.path,
+                                error,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for m in music {
+            if in_unit.contains(&m.rel) {
+                continue;
+            }
+            if plain.contains(&m.rel) {
+                out.push(m);
+            } else {
+                // Named by a sheet that cannot be read: neither split nor
+                // mirrored whole (its failure is reported); its rows stay.
+                self.keep.insert(m.rel);
+            }
+        }
+        out
+    }
+
+    /// The library path (relative) of a file a sheet names, when it is a
+    /// music file of the walk.
+    fn rel_in_library(&self, path: &Path, by_rel: &HashMap<&str, &Found>) -> Option<String> {
+        let real = path.canonicalize().ok()?;
+        let rel = rel_string(real.strip_prefix(self.source).ok()?)?;
+        by_rel.contains_key(rel.as_str()).then_some(rel)
+    }
+
+    /// Plans the tracks of one sheet (`kf`: the `.cue`, or the image whose
+    /// own sheet it is). The library paths of its images; `None` when it is
+    /// not split after all: a lossy image, which `--lossy copy` or `skip`
+    /// keep whole (never lossy→lossy).
+    ///
+    /// # Errors
+    /// A sheet naming a file outside the library, or with no audio tracks.
+    fn unit(
+        &mut self,
+        kf: &Found,
+        src: &cuesplit::CueSource,
+        by_rel: &HashMap<&str, &Found>,
+    ) -> Result<Option<Vec<String>>, String> {
+        let embedded = matches!(src.origin, cuesplit::CueOrigin::Embedded(_));
+        let mut rels = Vec::new();
+        let mut parts = String::new();
+        for f in &src.files {
+            let rel = self.rel_in_library(&f.path, by_rel).ok_or_else(|| {
+                format!(
+                    "{} names {}, which is not a music file of the library {} (the sync mirrors only what is in it)",
+                    src.origin,
+                    f.path.display(),
+                    self.source.display()
+                )
+            })?;
+            if !embedded {
+                if let Some(img) = by_rel.get(rel.as_str()) {
+                    parts.push_str(&format!("{rel}\t{}\t{}\n", img.size, img.mtime_ns));
+                }
+            }
+            rels.push(rel);
+        }
+        if self.spec.lossy != LossyPolicy::Convert {
+            for f in &src.files {
+                let d = decode::open(&f.path).map_err(|e| format!("{}: {e}", f.path.display()))?;
+                if !d.info().lossless {
+                    return Ok(None);
+                }
+            }
+        }
+        let tracks = cuesplit::track_items(src, self.spec.gaps, self.spec.safe_names)?;
+        let unit = Arc::new(Unit {
+            images: src.files.iter().map(|f| f.path.clone()).collect(),
+            audio: OnceLock::new(),
+        });
+        for t in tracks {
+            let found = kf.track(t.number, &parts);
+            let label = format!("{}#{:02}", kf.rel, t.number);
+            let output = match track_output(self.spec, self.template, &t, &kf.rel) {
+                Ok(o) => o,
+                Err(error) => {
+                    self.keep.insert(kf.rel.clone());
+                    self.work.push(Work::Fail {
+                        input: found.path,
+                        error,
+                    });
+                    continue;
+                }
+            };
+            if let Some(other) = self.claimed.get(&output) {
+                let error = format!(
+                    "its mirror file {output} is also the mirror of {other}{}",
+                    if self.template.is_some() {
+                        "; add fields to --name that tell them apart, like {disc} or {track}"
+                    } else {
+                        ""
+                    }
+                );
+                self.keep.insert(kf.rel.clone());
+                self.work.push(Work::Fail {
+                    input: found.path,
+                    error,
+                });
+                continue;
+            }
+            self.claimed.insert(output.clone(), label);
+            self.folder_of
+                .entry(parent_rel(&kf.rel))
+                .or_insert_with(|| parent_rel(&output));
+            let row = self.rows.remove(&(kf.rel.clone(), Some(t.number)));
+            self.work.push(Work::Music {
+                found,
+                row,
+                kind: Some(Kind::Convert),
+                output,
+                album: false,
+                split: Some(Box::new(SplitTrack {
+                    unit: Arc::clone(&unit),
+                    track: t,
+                })),
+            });
+        }
+        Ok(Some(rels))
+    }
+
+    /// Plans one music file mirrored whole.
+    fn music(&mut self, found: Found) {
+        let key = (found.rel.clone(), None);
+        let row = self.rows.remove(&key);
+        let dir = parent_rel(&found.rel);
+        if let Some(row) = row
+            .clone()
+            .filter(|r| self.fast(r, found.size, found.mtime_ns))
+        {
+            self.folder_of
+                .entry(dir)
+                .or_insert_with(|| parent_rel(&row.output));
+            self.claimed.insert(row.output.clone(), found.rel.clone());
+            self.work.push(Work::Unchanged { found, row });
+            return;
+        }
+        let (kind, output) = match plan_music(self.spec, self.template, &found) {
+            Ok(p) => p,
+            Err(error) => {
+                if let Some(row) = row {
+                    // Keep its row: the mirror file is still known.
+                    self.rows.insert(key, row);
+                    self.keep.insert(found.rel.clone());
+                }
+                self.work.push(Work::Fail {
+                    input: found.path,
+                    error,
+                });
+                return;
+            }
+        };
+        if kind.is_none() {
+            if let Some(row) = row {
+                self.work.push(Work::Gone {
+                    row,
+                    why: "its source is now left out",
+                });
+            }
+            self.work.push(Work::Music {
+                found,
+                row: None,
+                kind,
+                output,
+                album: false,
+                split: None,
+            });
+            return;
+        }
+        if let Some(other) = self.claimed.get(&output) {
+            let error = format!(
+                "its mirror file {output} is also the mirror of {other}{}",
+                if self.template.is_some() {
+                    "; add fields to --name that tell them apart, like {disc} or {track}"
+                } else {
+                    " (files with one name in different formats)"
+                }
+            );
+            if let Some(row) = row {
+                self.rows.insert(key, row);
+                self.keep.insert(found.rel.clone());
+            }
+            self.work.push(Work::Fail {
+                input: found.path,
+                error,
+            });
+            return;
+        }
+        self.claimed.insert(output.clone(), found.rel.clone());
+        self.folder_of
+            .entry(dir)
+            .or_insert_with(|| parent_rel(&output));
+        self.work.push(Work::Music {
+            found,
+            row,
+            kind,
+            output,
+            album: false,
+            split: None,
+        });
+    }
+
+    /// Plans one cover image (carried when its folder has music).
+    fn cover(&mut self, found: Found) {
+        let dir = parent_rel(&found.rel);
+        let Some(mirror_dir) = self.folder_of.get(&dir) else {
+            return;
+        };
+        let name = found.rel.rsplit('/').next().unwrap_or_default().to_string();
+        let output = join_rel(mirror_dir, &name);
+        let key = (found.rel.clone(), None);
+        let row = self.rows.remove(&key);
+        if let Some(row) = row
+            .clone()
+            .filter(|r| r.output == output && self.fast(r, found.size, found.mtime_ns))
+        {
+            self.claimed.insert(output, found.rel.clone());
+            self.work.push(Work::Unchanged { found, row });
+            return;
+        }
+        if let Some(other) = self.claimed.get(&output) {
+            if let Some(row) = row {
+                self.rows.insert(key, row);
+                self.keep.insert(found.rel.clone());
+            }
+            self.work.push(Work::Fail {
+                input: found.path,
+                error: format!("its mirror file {output} is also the mirror of {other}"),
+            });
+            return;
+        }
+        self.claimed.insert(output.clone(), found.rel.clone());
+        self.work.push(Work::Cover { found, row, output });
+    }
+}
+
+/// The lines of [`Row::parts`]: `(rel, size, mtime_ns)`; `None` when they
+/// do not read (a damaged state: the unit is looked at again).
+fn parse_parts(text: &str) -> Option<Vec<(String, u64, i64)>> {
+    text.lines()
+        .map(|l| {
+            let mut it = l.split('\t');
+            let rel = it.next()?.to_string();
+            let size = it.next()?.parse().ok()?;
+            let mtime = it.next()?.parse().ok()?;
+            Some((rel, size, mtime))
+        })
+        .collect()
+}
+
+/// The mirror file (relative) of a track: `NN - Title.EXT` in the folder of
+/// its sheet, as `aj convert SHEET -o DIR` names it; with a template, named
+/// from the track's tags.
+fn track_output(
+    spec: &SyncSpec,
+    template: Option<&Template>,
+    track: &CueTrackItem,
+    unit_rel: &str,
+) -> Result<String, String> {
+    match template {
+        None => Ok(join_rel(
+            &parent_rel(unit_rel),
+            &format!("{}.{}", track.stem, spec.format.extension()),
+        )),
+        Some(t) => {
+            let rel = t.render(
+                &NameContext {
+                    tags: &track.tags,
+                    filename: &track.stem,
+                    format: spec.format,
+                },
+                spec.safe_names,
+            );
+            rel_string(&rel).ok_or_else(|| {
+                format!(
+                    "the name template gives a name that is not valid UTF-8: {}",
+                    rel.display()
+                )
+            })
+        }
     }
 }
 
@@ -1742,6 +2305,8 @@ struct Walker<'a> {
     seen: HashSet<PathBuf>,
     music: Vec<Found>,
     covers: Vec<Found>,
+    /// Cue sheets (`.cue`), which split the images they name.
+    cues: Vec<Found>,
     errors: Vec<(PathBuf, String)>,
     cancel: &'a CancelToken,
 }
@@ -1784,20 +2349,18 @@ impl Walker<'_> {
                     .contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
             });
             let cover = is_cover(&name);
-            if !audio && !cover {
+            let cue = cuesplit::is_cue(&p);
+            if !audio && !cover && !cue {
                 continue;
             }
             let Some((size, mtime_ns)) = stat(&p) else {
                 continue;
             };
-            let f = Found {
-                rel: r,
-                path: p,
-                size,
-                mtime_ns,
-            };
+            let f = Found::file(r, p, size, mtime_ns);
             if audio {
                 self.music.push(f);
+            } else if cue {
+                self.cues.push(f);
             } else {
                 self.covers.push(f);
             }
@@ -1850,6 +2413,33 @@ mod tests {
             spec.conversion_fingerprint(),
             r#"{"apply_replaygain":"track","art_max":null,"bits":16,"channels":2,"encoder":{"abr":false,"bitrate":null,"level":null,"quality":null,"threads":null},"float":false,"format":"flac","gain_db":2.25,"rate":44100,"replaygain":false}"#
         );
+    }
+
+    /// `split` and `gaps` take their defaults when a job leaves them out
+    /// (jobs stored before they existed), and are written only when set.
+    #[test]
+    fn split_and_gaps_default_in_the_json() {
+        let j = r#"{"source":"lib","mirror":"mirror","format":"flac"}"#;
+        let s: SyncSpec = serde_json::from_str(j).unwrap();
+        assert!(s.split);
+        assert_eq!(s.gaps, Gaps::Append);
+        let v = serde_json::to_value(&s).unwrap();
+        assert!(v.get("split").is_none() && v.get("gaps").is_none(), "{v}");
+        let j =
+            r#"{"source":"lib","mirror":"mirror","format":"flac","split":false,"gaps":"discard"}"#;
+        let s: SyncSpec = serde_json::from_str(j).unwrap();
+        assert!(!s.split);
+        assert_eq!(s.gaps, Gaps::Discard);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            (v["split"].clone(), v["gaps"].clone()),
+            (false.into(), "discard".into())
+        );
+        // The plan of a default spec is the one mirrors were synced with
+        // before these options existed.
+        let d = SyncSpec::new("lib".into(), "mirror".into(), Format::Flac);
+        assert!(d.plan_settings().get("split").is_none());
+        assert_eq!(s.plan_settings()["split"], false);
     }
 
     #[test]
