@@ -60,6 +60,37 @@ pub enum DriveCommand {
     List(DriveListArgs),
     /// Find a drive's read offset from a disc AccurateRip knows, and remember it
     Offset(DriveOffsetArgs),
+    /// Measure a drive's audio cache with the disc in it, and remember it for rips
+    Cache(DriveCacheArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Secure ripping reads every sector twice with the drive's cache defeated: between
+the two reads it reads as many other sectors as the cache holds. Many drives
+report no cache, or a wrong size; the cache is then measured by timing re-reads
+at growing distances (a cached sector comes back much faster than the disc
+spins), which takes seconds on a real drive. This command measures it whatever
+the drive reports and, with --save (or a yes at the prompt in a terminal),
+remembers the size in the configuration file for this drive model, beside its
+read offset: rips then use it without measuring ('aj rip --cache' overrides it).
+
+Examples:
+  aj drive cache --drive /dev/sr0 --save
+  aj drive cache --drive demo,cache=1024,buffer=0,speed=40
+
+Exit status: 0 measured, 1 the drive or disc could not be read.")]
+pub struct DriveCacheArgs {
+    #[command(flatten)]
+    pub drive: DriveSpecArg,
+
+    /// Remember the size found for this drive without asking
+    #[arg(long)]
+    pub save: bool,
+
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,9 +137,10 @@ pub struct DiscIdArgs {
 pub struct DriveSpecArg {
     /// The drive: /dev/srN; demo (a built-in disc); or image:PATH[,options] for the virtual drive
     /// over a cue sheet, cdrdao TOC file or audio file. demo and image: take the options
-    /// offset=SAMPLES, overread=yes|no, cache=SECTORS, bad=LBA-LBA, flaky=RATE, corrupt=RATE,
-    /// c2=yes|no, jitter=SAMPLES, vanish=N (the drive goes away after N reads), speed=N (at most
-    /// N× real time), seed=N
+    /// offset=SAMPLES, overread=yes|no, cache=SECTORS, buffer=KIB (the cache size the drive
+    /// reports, when not the real one; 0: none), bad=LBA-LBA, flaky=RATE, corrupt=RATE, c2=yes|no,
+    /// jitter=SAMPLES, vanish=N (the drive goes away after N reads), speed=N (at most N× real
+    /// time), stall=RATE (reads held up at random; with speed=), seed=N
     #[arg(long, value_name = "SPEC")]
     pub drive: Option<String>,
 }
@@ -131,8 +163,16 @@ MusicBrainz, else GnuDB, else CD-TEXT. Service addresses can be changed with
 AJ_ACCURATERIP_URL, AJ_CTDB_URL, AJ_MUSICBRAINZ_URL, AJ_GNUDB_URL,
 AJ_COVERART_URL or the same keys (accuraterip_url...) in the configuration file
 ($AJ_CONFIG, else ~/.config/audiojuggler/config.toml), which also keeps each
-drive's read offset. An interrupted rip keeps its finished tracks: --resume
-carries on (also to add tracks to a rip made with --tracks).
+drive's read offset and cache size ('aj drive offset --find', 'aj drive
+cache'). A drive that reports no cache, with none remembered, has it measured
+before the rip (a few seconds). An interrupted rip keeps its finished tracks:
+--resume carries on (also to add tracks to a rip made with --tracks).
+
+--image writes one file for the disc and its cue sheet; a FLAC image also
+carries the sheet, as a CUESHEET tag and a CUESHEET metadata block (as
+'flac --cuesheet' writes it), so that players and 'aj convert' split it alone.
+--replaygain adds ReplayGain 2.0 track tags, and album tags when every track
+is ripped in one run (not with --tracks or --resume: a note says so).
 
 A track is called accurate only when its AccurateRip checksum is in the
 database AND it was read without errors: a track with suspicious positions,
@@ -233,6 +273,16 @@ pub struct RipArgs {
     /// Do not decode lossless outputs again to compare them
     #[arg(long)]
     pub no_verify: bool,
+
+    /// Write ReplayGain 2.0 tags (R128_* in Opus): each track's gain and peak, and the album's
+    /// over the whole disc when every track is ripped in one run
+    #[arg(long)]
+    pub replaygain: bool,
+
+    /// The drive's cache in sectors, used as given (0: no cache) [default: remembered for the
+    /// drive ('aj drive cache --save'), else as the drive reports it, measured when it reports none]
+    #[arg(long, value_name = "SECTORS")]
+    pub cache: Option<u32>,
 
     /// Name the track files from their tags, as 'aj convert --name' does (e.g.
     /// '{albumartist}/{album} ({date:4})/{disc}{track:02} - {title}'); the cue sheet and log go

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Drive(cli::DriveCommand::List(args)) => cmd::drive::list(args),
         cli::Command::Rip(args) => cmd::rip::run(args),
         cli::Command::Drive(cli::DriveCommand::Offset(args)) => cmd::rip::find_offset(args),
+        cli::Command::Drive(cli::DriveCommand::Cache(args)) => cmd::drive::cache(args),
         cli::Command::Port(args) => cmd::port::run(args),
         cli::Command::Serve(args) => cmd::serve::run(args),
         cli::Command::Jobs(args) => cmd::jobs::run(args),

@@ -365,3 +365,45 @@ fn disc_info_says_when_unreadable_sub_channel_hides_a_pregap() {
         r.stdout
     );
 }
+
+#[test]
+fn drive_cache_says_the_verdict_and_refuses_bad_drives() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    // A cache the drive reports and reads that come at once (no speed=):
+    // timing cannot tell a cache; the reported size is what a rip assumes.
+    let o = util::aj()
+        .args(["drive", "cache", "--drive", "demo,cache=300"])
+        .env("AJ_CONFIG", &config)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("not measured: reads come faster than a CD spins"),
+        "{out}"
+    );
+    // 300 sectors of 2352 bytes, reported in whole KiB (689) and read back.
+    assert!(out.contains("a rip would assume 300 sectors"), "{out}");
+    // Not saved without --save (stdin is not a terminal: no prompt).
+    assert!(!config.exists());
+    let o = util::aj()
+        .args(["drive", "cache", "--drive", "demo,cache=300", "--save"])
+        .env("AJ_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("cache_sectors = 300"), "{text}");
+    let r = run(&["drive", "cache", "--drive", "demo,cache=lots"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cache"), "{}", r.stderr);
+    let r = run(&[
+        "drive",
+        "cache",
+        "--drive",
+        &format!("image:{}", s(&dir.path().join("none.cue"))),
+    ]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("none.cue"), "{}", r.stderr);
+}

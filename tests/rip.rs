@@ -987,6 +987,15 @@ fn a_cache_the_drive_does_not_report_is_measured_and_logged() {
             && line.contains("defeated by reading elsewhere"),
         "{line}"
     );
+    // Said before it starts.
+    assert!(
+        r.named("warning").iter().any(|w| w["message"]
+            .as_str()
+            .unwrap()
+            .contains("measuring the drive's cache")),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -1037,4 +1046,328 @@ fn one_bad_service_address_turns_off_only_that_service() {
         "{:?}",
         server.targets()
     );
+}
+
+/// The INDEX lines of a cue sheet's text, as `(track, index, MM:SS:FF)`.
+fn index_lines(text: &str) -> Vec<(String, String, String)> {
+    let mut track = String::new();
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match w.as_slice() {
+            ["TRACK", n, ..] => track = (*n).to_string(),
+            ["INDEX", n, at] => out.push((track.clone(), (*n).to_string(), (*at).to_string())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The first file below `dir` with extension `ext`.
+fn only(dir: &Path, ext: &str) -> PathBuf {
+    util::tree(dir)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == ext))
+        .map(|p| dir.join(p))
+        .unwrap_or_else(|| panic!("no .{ext} in {}", dir.display()))
+}
+
+#[test]
+fn a_flac_image_carries_its_cue_sheet_and_splits_alone() {
+    use aj_codec::tags::cuesheet::{CD_LEAD_IN, LEADOUT_CD};
+    use aj_codec::tags::{self, TagKey};
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img");
+    let r = offline("demo", &img, &["--image"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let cue_text = text_of(&only(&img, "cue"));
+    let image = only(&img, "flac");
+    let want = index_lines(&cue_text);
+    // Track 3's 2 s gap is in the image: INDEX 00 then 01.
+    assert!(
+        want.contains(&("03".into(), "00".into(), "00:46:00".into()))
+            && want.contains(&("03".into(), "01".into(), "00:48:00".into())),
+        "{cue_text}"
+    );
+    // The CUESHEET comment is the sheet written beside the image.
+    let t = tags::read(&image).unwrap();
+    let comment = t.get(&TagKey::Other("CUESHEET".into())).unwrap();
+    assert_eq!(index_lines(comment), want);
+    assert!(comment.contains(&format!(
+        "FILE \"{}\"",
+        image.file_name().unwrap().to_string_lossy()
+    )));
+    // The block, as our reader sees it: CD-DA, with the disc's numbers.
+    let bytes = std::fs::read(&image).unwrap();
+    let mut at = 4;
+    let block = loop {
+        let h = &bytes[at..at + 4];
+        let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+        if h[0] & 0x7F == aj_codec::tags::cuesheet::BLOCK_TYPE {
+            break aj_codec::tags::cuesheet::CueSheetBlock::parse(&bytes[at + 4..at + 4 + len])
+                .unwrap();
+        }
+        assert_eq!(h[0] & 0x80, 0, "no CUESHEET block");
+        at += 4 + len;
+    };
+    assert!(block.is_cd);
+    assert_eq!(block.lead_in, CD_LEAD_IN);
+    assert_eq!(block.mcn, "2001234567893");
+    let leadout = block.tracks.last().unwrap();
+    assert_eq!(leadout.number, LEADOUT_CD);
+    assert_eq!(leadout.offset, decode_all(&image).1.len() as u64 / 2);
+    assert_eq!(block.tracks[0].isrc, "ZZAJD2600001");
+    assert_eq!(block.tracks[2].isrc, "");
+    assert!(block.tracks.iter().all(|t| !t.pre_emphasis));
+    assert_eq!(block.tracks[2].offset, 46 * 75 * 588);
+    assert_eq!(block.tracks[2].indexes.len(), 2);
+    assert_eq!(block.tracks[2].indexes[1].offset, 2 * 75 * 588);
+
+    if aj_testkit::have_tool("metaflac") {
+        let o = Command::new("metaflac")
+            .arg("--export-cuesheet-to=-")
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let exported = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(index_lines(&exported), want, "{exported}");
+        assert!(exported.contains("ISRC ZZAJD2600004"), "{exported}");
+        assert!(exported.contains("CATALOG 2001234567893"), "{exported}");
+    }
+    if aj_testkit::have_tool("flac") {
+        let o = Command::new("flac")
+            .args(["-t", "-s"])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    // The FLAC alone (no .cue beside it) splits into the per-track rip.
+    let alone = dir.path().join("alone");
+    std::fs::create_dir_all(&alone).unwrap();
+    let copy = alone.join("disc.flac");
+    std::fs::copy(&image, &copy).unwrap();
+    let split = dir.path().join("split");
+    let r = util::run(&["convert", s(&copy), "-f", "flac", "-o", s(&split), "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let tracks = dir.path().join("tracks");
+    let r = offline("demo", &tracks, &[]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let flacs = |d: &Path| -> Vec<PathBuf> {
+        util::tree(d)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "flac"))
+            .collect()
+    };
+    assert_eq!(flacs(&split), flacs(&tracks));
+    assert_eq!(flacs(&split).len(), 5);
+    for p in flacs(&tracks) {
+        assert!(
+            decode_all(&split.join(&p)) == decode_all(&tracks.join(&p)),
+            "{} differs",
+            p.display()
+        );
+    }
+}
+
+/// Integrated loudness (LUFS) of a file by ffmpeg's ebur128 filter.
+fn ffmpeg_lufs(path: &Path) -> f64 {
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The summary comes last: "I:         -23.0 LUFS".
+    err.lines()
+        .rev()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("I:")
+                .and_then(|v| v.trim().strip_suffix("LUFS"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no integrated loudness in {err}"))
+}
+
+fn gain_of(v: Option<&str>) -> f64 {
+    let v = v.expect("a gain tag");
+    v.trim_end_matches(" dB").parse().unwrap()
+}
+
+#[test]
+fn replaygain_rips_tag_tracks_and_the_album() {
+    use aj_codec::tags::{self, TagKey};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rg");
+    let r = offline("demo", &out, &["--replaygain"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let files = files_of(&r);
+    assert_eq!(files.len(), 5);
+    let mut all: Vec<i32> = Vec::new();
+    let mut album_gains = Vec::new();
+    for path in files.values() {
+        let t = tags::read(path).unwrap();
+        let (_, samples) = decode_all(path);
+        // The peak is the largest sample, exactly.
+        let peak = samples.iter().map(|v| v.unsigned_abs()).max().unwrap() as f64 / 32768.0;
+        let tagged: f64 = t
+            .get(&TagKey::ReplayGainTrackPeak)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((tagged - peak).abs() < 2e-6, "{tagged} vs {peak}");
+        let track = gain_of(t.get(&TagKey::ReplayGainTrackGain));
+        if aj_testkit::have_tool("ffmpeg") {
+            // ReplayGain 2.0: the gain to -18 LUFS.
+            let want = -18.0 - ffmpeg_lufs(path);
+            assert!(
+                (track - want).abs() < 0.15,
+                "{}: {track} vs {want}",
+                path.display()
+            );
+        }
+        album_gains.push(gain_of(t.get(&TagKey::ReplayGainAlbumGain)));
+        all.extend(samples);
+    }
+    assert!(
+        album_gains.windows(2).all(|w| w[0] == w[1]),
+        "{album_gains:?}"
+    );
+    if aj_testkit::have_tool("ffmpeg") {
+        let disc = dir.path().join("disc.wav");
+        aj_testkit::write_wav(&disc, &all, 2, 44_100, 16);
+        let want = -18.0 - ffmpeg_lufs(&disc);
+        assert!(
+            (album_gains[0] - want).abs() < 0.15,
+            "{album_gains:?} vs {want}"
+        );
+    }
+    let cue = text_of(&only(&out, "cue"));
+    assert!(cue.contains("REM REPLAYGAIN_ALBUM_GAIN"), "{cue}");
+    assert_eq!(cue.matches("REM REPLAYGAIN_TRACK_GAIN").count(), 5, "{cue}");
+    let log = text_of(&only(&out, "log"));
+    assert!(log.contains("ReplayGain              album "), "{log}");
+
+    // Some tracks: track gain only, and a note saying why.
+    let some = dir.path().join("some");
+    let r = offline("demo", &some, &["--replaygain", "--tracks", "2"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let t = tags::read(&files_of(&r)[&2]).unwrap();
+    let first = tags::read(&files[&2]).unwrap();
+    assert_eq!(
+        t.get(&TagKey::ReplayGainTrackGain),
+        first.get(&TagKey::ReplayGainTrackGain)
+    );
+    assert_eq!(t.get(&TagKey::ReplayGainAlbumGain), None);
+    assert!(
+        r.named("warning")
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("no album gain")),
+        "{}",
+        r.stdout
+    );
+    // Without --replaygain, no gain tags.
+    let t = tags::read(&files_of(&clean(dir.path()))[&1]).unwrap();
+    assert_eq!(t.get(&TagKey::ReplayGainTrackGain), None);
+}
+
+#[test]
+fn a_measured_cache_is_remembered_per_drive_and_used_by_rips() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let drive = "demo,cache=1024,buffer=0,speed=40";
+    let mut c = util::aj();
+    c.args(["drive", "cache", "--drive", drive, "--save", "--json"])
+        .env("AJ_CONFIG", &config);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sectors = v["cache_sectors"].as_u64().unwrap();
+    assert!(sectors >= 1024, "{v}");
+    assert!(v["summary"].as_str().unwrap().contains("sectors"), "{v}");
+    let key = v["drive_key"].as_str().unwrap().to_string();
+    let saved = aj_jobs::config::Config::load(&config).unwrap();
+    assert_eq!(saved.drive_cache(&key).unwrap(), Some(sectors as u32));
+
+    // A rip uses the remembered size, and measures nothing.
+    let out = dir.path().join("remembered");
+    let r = rip_env(
+        &[
+            "rip",
+            "--drive",
+            drive,
+            "-o",
+            s(&out),
+            "--offline",
+            "--json",
+            "--tracks",
+            "1",
+            "-f",
+            "wav",
+        ],
+        None,
+        &config,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let log = text_of(&only(&out, "log"));
+    let line = log.lines().find(|l| l.starts_with("Cache ")).unwrap();
+    assert!(
+        line.contains(&format!("{sectors} sectors (remembered for this drive)"))
+            && !line.contains("[measurement"),
+        "{line}"
+    );
+    assert!(
+        !r.named("warning")
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("measuring")),
+        "{}",
+        r.stdout
+    );
+
+    // --cache wins over the remembered size; 0 is "no cache".
+    for (given, words) in [("0", "none (given)"), ("2048", "2048 sectors (given)")] {
+        let out = dir.path().join(format!("given{given}"));
+        let r = rip_env(
+            &[
+                "rip",
+                "--drive",
+                "demo",
+                "-o",
+                s(&out),
+                "--offline",
+                "--json",
+                "--tracks",
+                "1",
+                "-f",
+                "wav",
+                "--cache",
+                given,
+            ],
+            None,
+            &config,
+        );
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let log = text_of(&only(&out, "log"));
+        let line = log.lines().find(|l| l.starts_with("Cache ")).unwrap();
+        assert!(line.contains(words), "{line}");
+    }
+    let r = rip_env(
+        &[
+            "rip",
+            "--drive",
+            "demo",
+            "-o",
+            s(&dir.path().join("x")),
+            "--cache",
+            "lots",
+        ],
+        None,
+        &config,
+    );
+    assert_eq!(r.status, 2, "{}", r.stderr);
 }

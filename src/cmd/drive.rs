@@ -1,10 +1,14 @@
-//! `aj drive list`.
+//! `aj drive list` and `aj drive cache`.
+
+use std::io::{BufRead, IsTerminal};
 
 use aj_cd::mmc::{Capabilities, Configuration, Drive};
 use aj_cd::transport::{self, DriveInfo};
+use aj_core::CancelToken;
+use aj_jobs::config::Config;
 use serde_json::{json, Value};
 
-use crate::cli::DriveListArgs;
+use crate::cli::{DriveCacheArgs, DriveListArgs};
 use crate::Outcome;
 
 /// What a drive can do, from GET CONFIGURATION and mode page 2Ah.
@@ -110,6 +114,74 @@ pub fn list(args: DriveListArgs) -> anyhow::Result<Outcome> {
                     println!("    capabilities unknown: {e}");
                 }
             }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `aj drive cache`: measures the cache, says what a rip would assume, and
+/// remembers it for the drive when asked.
+pub fn cache(args: DriveCacheArgs) -> anyhow::Result<Outcome> {
+    if let Some(d) = &args.drive.drive {
+        if let Err(e) = aj_cd::transport::DriveSpec::parse(d) {
+            return Ok(Outcome::Usage(format!("--drive {d}: {e}")));
+        }
+    }
+    let mut config = match Config::load_default() {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::Usage(e.to_string())),
+    };
+    let cancel = CancelToken::new();
+    crate::cmd::convert::install_interrupt_handler(&cancel);
+    if !args.json {
+        eprintln!("measuring the drive's cache (a few seconds)\u{2026}");
+    }
+    let report = match aj_jobs::rip::cache::measure(args.drive.drive.as_deref(), &cancel) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aj: {e}");
+            return Ok(Outcome::Failed);
+        }
+    };
+    let remembered = config.drive_cache(&report.drive_key).ok().flatten();
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("summary".into(), json!(report.summary()));
+            o.insert("remembered_sectors".into(), json!(remembered));
+        }
+        println!("{v}");
+    } else {
+        if let Some(m) = &report.measurement {
+            println!("{}: {}", report.drive_key, m.summary());
+        }
+        println!(
+            "{}: a rip would assume {}",
+            report.drive_key,
+            match (report.cache_sectors, report.source) {
+                (0, _) => "no cache".to_string(),
+                (n, aj_cd::rip::CacheSource::Assumed) => {
+                    format!("{n} sectors (the measurement could not decide: a safe size)")
+                }
+                (n, s) => format!("{n} sectors ({})", s.as_str()),
+            }
+        );
+        if let Some(n) = remembered {
+            println!("remembered for this drive until now: {n} sectors");
+        }
+    }
+    let save = args.save
+        || (!args.json && std::io::stdin().is_terminal() && {
+            eprint!("Remember it for {}? [y/N] ", report.drive_key);
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).is_ok()
+                && matches!(line.trim(), "y" | "Y" | "yes")
+        });
+    if save {
+        config.set_drive_cache(&report.drive_key, report.cache_sectors);
+        config.save()?;
+        if !args.json {
+            println!("saved in {}", config.path().display());
         }
     }
     Ok(Outcome::Ok)

@@ -128,6 +128,14 @@ fn validate(args: RipArgs) -> Result<RipSpec, String> {
             ));
         }
     }
+    if let Some(c) = args.cache {
+        let max = aj_jobs::config::MAX_CACHE_SECTORS;
+        if c > max {
+            return Err(format!(
+                "--cache {c} is out of range (0 to {max} sectors, a whole 100-minute disc)"
+            ));
+        }
+    }
     if let Some(r) = &args.release {
         if !aj_lookup::musicbrainz::is_mbid(r) {
             return Err(format!("--release {r}: not a MusicBrainz release ID"));
@@ -166,6 +174,8 @@ fn validate(args: RipArgs) -> Result<RipSpec, String> {
         safe_names,
         tracks,
         use_c2: !args.no_c2,
+        replaygain: args.replaygain,
+        cache_sectors: args.cache,
     })
 }
 

@@ -1,4 +1,5 @@
-//! The configuration file: service base URLs, remembered drive offsets.
+//! The configuration file: service base URLs, remembered drive offsets and
+//! cache sizes.
 //!
 //! A TOML file, `$AJ_CONFIG`, else `$XDG_CONFIG_HOME/audiojuggler/config.toml`,
 //! else `~/.config/audiojuggler/config.toml`. A missing file is an empty
@@ -12,6 +13,7 @@
 //!
 //! [drive."PLEXTOR DVDR PX-716A"]
 //! offset = 30        # read offset in samples, as AccurateRip lists it
+//! cache_sectors = 1200  # the drive's audio cache, as `aj drive cache` measured it
 //! ```
 
 use std::io::Write;
@@ -48,6 +50,10 @@ pub struct Config {
 /// The largest read offset accepted from the file (samples); drives list
 /// up to about ±3000.
 const MAX_OFFSET: i64 = 44_100;
+
+/// The largest cache size accepted (sectors): a whole 100-minute disc
+/// (100 × 60 × 75 sectors, Red Book); a cache beyond it means nothing.
+pub const MAX_CACHE_SECTORS: u32 = 450_000;
 
 impl Config {
     /// Where the configuration lives (see the module doc); `None` when no
@@ -137,20 +143,23 @@ impl Config {
             .collect()
     }
 
+    /// The value `key` of a drive's table (`[drive."VENDOR MODEL"]`).
+    fn drive_item(&self, drive: &str, key: &str) -> Option<&Item> {
+        self.doc
+            .get("drive")
+            .and_then(Item::as_table_like)
+            .and_then(|t| t.get(drive))
+            .and_then(Item::as_table_like)
+            .and_then(|t| t.get(key))
+    }
+
     /// The read offset remembered for a drive (`[drive."VENDOR MODEL"]`).
     ///
     /// # Errors
     /// [`ConfigError::Value`] when the offset is not a whole number of
     /// samples in range.
     pub fn drive_offset(&self, drive: &str) -> Result<Option<i32>, ConfigError> {
-        let Some(item) = self
-            .doc
-            .get("drive")
-            .and_then(Item::as_table_like)
-            .and_then(|t| t.get(drive))
-            .and_then(Item::as_table_like)
-            .and_then(|t| t.get("offset"))
-        else {
+        let Some(item) = self.drive_item(drive, "offset") else {
             return Ok(None);
         };
         let key = format!("drive.\"{drive}\".offset");
@@ -163,8 +172,40 @@ impl Config {
         }
     }
 
+    /// The cache size remembered for a drive, in sectors (0: no cache).
+    ///
+    /// # Errors
+    /// [`ConfigError::Value`] when it is not a whole number of sectors from
+    /// 0 to [`MAX_CACHE_SECTORS`].
+    pub fn drive_cache(&self, drive: &str) -> Result<Option<u32>, ConfigError> {
+        let Some(item) = self.drive_item(drive, "cache_sectors") else {
+            return Ok(None);
+        };
+        match item
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= MAX_CACHE_SECTORS)
+        {
+            Some(n) => Ok(Some(n)),
+            None => Err(self.value_error(
+                &format!("drive.\"{drive}\".cache_sectors"),
+                &format!("expected a whole number of sectors from 0 to {MAX_CACHE_SECTORS}"),
+            )),
+        }
+    }
+
     /// Remembers a drive's read offset (saved by [`Config::save`]).
     pub fn set_drive_offset(&mut self, drive: &str, offset: i32) {
+        self.set_drive_value(drive, "offset", i64::from(offset));
+    }
+
+    /// Remembers a drive's cache size in sectors (saved by [`Config::save`]).
+    pub fn set_drive_cache(&mut self, drive: &str, sectors: u32) {
+        self.set_drive_value(drive, "cache_sectors", i64::from(sectors));
+    }
+
+    /// Sets `key` in the drive's table, creating what is missing.
+    fn set_drive_value(&mut self, drive: &str, key: &str, v: i64) {
         let drives = self
             .doc
             .entry("drive")
@@ -179,7 +220,7 @@ impl Config {
             let mut t = Table::new();
             t.set_implicit(true);
             self.doc.insert("drive", Item::Table(t));
-            return self.set_drive_offset(drive, offset);
+            return self.set_drive_value(drive, key, v);
         };
         let entry = drives
             .entry(drive)
@@ -187,7 +228,7 @@ impl Config {
         if !entry.is_table_like() {
             *entry = Item::Table(Table::new());
         }
-        entry["offset"] = value(i64::from(offset));
+        entry[key] = value(v);
     }
 
     /// Writes the file (creating its folder), atomically: a temporary file
@@ -272,6 +313,32 @@ mod tests {
                 .unwrap(),
             Some(6)
         );
+    }
+
+    #[test]
+    fn cache_sizes_sit_beside_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let mut c = Config::load(&path).unwrap();
+        assert_eq!(c.drive_cache("A B").unwrap(), None);
+        c.set_drive_offset("A B", 6);
+        c.set_drive_cache("A B", 1200);
+        c.set_drive_cache("C D", 0);
+        c.save().unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.drive_cache("A B").unwrap(), Some(1200));
+        assert_eq!(c.drive_offset("A B").unwrap(), Some(6));
+        assert_eq!(c.drive_cache("C D").unwrap(), Some(0));
+        assert_eq!(c.drive_offset("C D").unwrap(), None);
+        for bad in ["-1", "\"big\"", "450001"] {
+            std::fs::write(&path, format!("[drive.\"A B\"]\ncache_sectors = {bad}\n")).unwrap();
+            let e = Config::load(&path)
+                .unwrap()
+                .drive_cache("A B")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("cache_sectors") && e.contains("sectors"), "{e}");
+        }
     }
 
     #[test]

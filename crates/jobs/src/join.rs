@@ -618,9 +618,7 @@ pub fn flac_cuesheet(
     starts: &[u64],
     total: u64,
 ) -> Result<CueSheetBlock, String> {
-    use aj_codec::tags::cuesheet::{
-        BlockIndex, BlockTrack, CD_FRAME_SAMPLES, CD_LEAD_IN, LEADOUT_CD, LEADOUT_OTHER,
-    };
+    use aj_codec::tags::cuesheet::{BlockIndex, BlockTrack, CD_FRAME_SAMPLES, LEADOUT_OTHER};
     if sheet.tracks.len() != starts.len() {
         return Err(format!(
             "{} tracks in the sheet, {} starts",
@@ -632,14 +630,14 @@ pub fn flac_cuesheet(
         && spec.channels == 2
         && spec.format == SampleFormat::Int { bits: 16 }
         && total.is_multiple_of(CD_FRAME_SAMPLES);
+    if is_cd {
+        // The sheet's own frames: the same block `aj rip --image` writes.
+        return cd_cuesheet_block(sheet, total);
+    }
     let mut tracks = Vec::with_capacity(starts.len() + 1);
     for (t, &start) in sheet.tracks.iter().zip(starts) {
-        let offset = match (is_cd, t.indexes.first()) {
-            (true, Some(i)) => u64::from(i.position) * CD_FRAME_SAMPLES,
-            _ => start,
-        };
         tracks.push(BlockTrack {
-            offset,
+            offset: start,
             number: t.number,
             isrc: t.isrc.clone().unwrap_or_default(),
             audio: true,
@@ -652,15 +650,85 @@ pub fn flac_cuesheet(
     }
     tracks.push(BlockTrack {
         offset: total,
-        number: if is_cd { LEADOUT_CD } else { LEADOUT_OTHER },
+        number: LEADOUT_OTHER,
         ..BlockTrack::default()
     });
     Ok(CueSheetBlock {
         mcn: sheet.catalog.clone().unwrap_or_default(),
-        lead_in: if is_cd { CD_LEAD_IN } else { 0 },
-        is_cd,
+        lead_in: 0,
+        is_cd: false,
         tracks,
     })
+}
+
+/// The FLAC `CUESHEET` block (RFC 9639 §8.7) of a CD-DA image (44.1 kHz,
+/// stereo, 16-bit) of `total` samples described by `sheet`, a sheet of one
+/// `FILE` (the image), as `flac --cuesheet` writes it: a lead-in of two
+/// seconds ([`cuesheet::CD_LEAD_IN`]), each track at its first index
+/// (INDEX 00 where it has a gap in the file, else INDEX 01) with every
+/// index after it, all in whole CD frames; ISRCs, the catalog number, the
+/// PRE flag as the sheet has it; the lead-out (170) at `total`. ISRCs that
+/// are not 12 letters and digits are left out rather than lose the block.
+///
+/// # Errors
+/// When the sheet names more than one file, has a track without an index
+/// or indexes in another file, or the block breaks a rule of the RFC
+/// ([`CueSheetBlock::check`]): `total` not a whole number of CD frames,
+/// more than 99 tracks, positions out of order.
+pub fn cd_cuesheet_block(sheet: &CueSheet, total: u64) -> Result<CueSheetBlock, String> {
+    use aj_codec::tags::cuesheet::{
+        BlockIndex, BlockTrack, CD_FRAME_SAMPLES, CD_LEAD_IN, LEADOUT_CD,
+    };
+    if sheet.files.len() > 1 {
+        return Err(format!(
+            "the sheet names {} files; a CUESHEET block describes one",
+            sheet.files.len()
+        ));
+    }
+    let mut tracks = Vec::with_capacity(sheet.tracks.len() + 1);
+    for t in &sheet.tracks {
+        if t.indexes.iter().any(|i| i.file != 0) {
+            return Err(format!("track {} lies in another file", t.number));
+        }
+        let Some(first) = t.indexes.first() else {
+            return Err(format!("track {} has no index", t.number));
+        };
+        let offset = u64::from(first.position) * CD_FRAME_SAMPLES;
+        let indexes = t
+            .indexes
+            .iter()
+            .map(|i| BlockIndex {
+                offset: u64::from(i.position.saturating_sub(first.position)) * CD_FRAME_SAMPLES,
+                number: i.number,
+            })
+            .collect();
+        let isrc = t
+            .isrc
+            .clone()
+            .filter(|i| i.len() == 12 && i.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or_default();
+        tracks.push(BlockTrack {
+            offset,
+            number: t.number,
+            isrc,
+            audio: t.kind.is_audio(),
+            pre_emphasis: t.flags.pre,
+            indexes,
+        });
+    }
+    tracks.push(BlockTrack {
+        offset: total,
+        number: LEADOUT_CD,
+        ..BlockTrack::default()
+    });
+    let block = CueSheetBlock {
+        mcn: sheet.catalog.clone().unwrap_or_default(),
+        lead_in: CD_LEAD_IN,
+        is_cd: true,
+        tracks,
+    };
+    block.check()?;
+    Ok(block)
 }
 
 /// The cue sheet of an image named `file` (its file name) holding tracks
@@ -1244,6 +1312,43 @@ mod tests {
         assert_eq!(cue_frame(1, 0), None);
         assert_eq!(cue_frame(u64::MAX, 1), None);
         assert_eq!(msf(75 * 61 + 3), "01:01:03");
+    }
+
+    #[test]
+    fn a_cd_sheet_block_keeps_gaps_isrcs_and_flags() {
+        let sheet = CueSheet::parse(
+            "CATALOG 2001234567893\nFILE \"disc.flac\" WAVE\n  TRACK 01 AUDIO\n    ISRC ZZAJD2600001\n    INDEX 01 00:00:00\n  TRACK 02 AUDIO\n    FLAGS PRE\n    INDEX 00 00:20:00\n    INDEX 01 00:22:00\n    INDEX 02 00:30:10\n",
+        )
+        .unwrap();
+        let mut sheet = sheet;
+        // A damaged ISRC (the parser refuses them; a disc may still give one).
+        sheet.tracks[1].isrc = Some("BAD".into());
+        let total = 40 * 75 * 588;
+        let b = cd_cuesheet_block(&sheet, total).unwrap();
+        assert!(b.is_cd);
+        assert_eq!(b.lead_in, cuesheet::CD_LEAD_IN);
+        assert_eq!(b.mcn, "2001234567893");
+        assert_eq!(b.tracks.len(), 3);
+        assert_eq!(b.tracks[0].isrc, "ZZAJD2600001");
+        let t2 = &b.tracks[1];
+        assert_eq!(t2.offset, 20 * 75 * 588);
+        assert!(t2.pre_emphasis && t2.isrc.is_empty());
+        let idx: Vec<(u8, u64)> = t2.indexes.iter().map(|i| (i.number, i.offset)).collect();
+        assert_eq!(
+            idx,
+            vec![(0, 0), (1, 2 * 75 * 588), (2, (10 * 75 + 10) * 588)]
+        );
+        assert_eq!(
+            (b.tracks[2].number, b.tracks[2].offset),
+            (cuesheet::LEADOUT_CD, total)
+        );
+        // The bytes read back as the same block.
+        assert_eq!(CueSheetBlock::parse(&b.to_bytes().unwrap()).unwrap(), b);
+        // Not a whole number of CD frames, or two files: refused.
+        assert!(cd_cuesheet_block(&sheet, total + 1).is_err());
+        let mut two = sheet.clone();
+        two.files.push(two.files[0].clone());
+        assert!(cd_cuesheet_block(&two, total).is_err());
     }
 
     #[test]

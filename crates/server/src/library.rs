@@ -189,6 +189,21 @@ impl Library {
         spec.output_dir = self.resolve(&spec.output_dir)?;
         self.confine_drive(spec.drive.as_deref())?;
         check_encoder(&spec.encoder)?;
+        // The bounds the OpenAPI document states (a CD numbers tracks to 99).
+        if let Some(t) = spec.tracks.iter().find(|&&t| t > 99) {
+            return Err(ApiError::bad_request(format!(
+                "tracks: {t} is not a track number (0 to 99)"
+            )));
+        }
+        if let Some(c) = spec
+            .cache_sectors
+            .filter(|&c| c > aj_jobs::config::MAX_CACHE_SECTORS)
+        {
+            return Err(ApiError::bad_request(format!(
+                "cache_sectors: {c} is more than a disc holds (at most {})",
+                aj_jobs::config::MAX_CACHE_SECTORS
+            )));
+        }
         Ok(spec)
     }
 

@@ -230,6 +230,8 @@ fn schemas() -> Value {
                 "verify": { "type": "boolean", "default": true },
                 "speed_kbs": { "type": "integer", "minimum": 0, "maximum": 65535, "nullable": true, "description": "Read speed in kB/s (176 = 1x, SET CD SPEED); null: the drive's own" },
                 "tracks": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 99 }, "default": [], "description": "Tracks to rip (0: hidden track one audio); empty: every track" },
+                "cache_sectors": { "type": "integer", "minimum": 0, "maximum": 450_000, "nullable": true, "description": "The drive's audio cache in sectors (0: none); null: remembered for the drive, else as the drive reports it, measured when it reports none" },
+                "replaygain": { "type": "boolean", "default": false, "description": "ReplayGain 2.0 tags (R128_* in Opus): each track's gain and peak, and the album's when every track of the disc is ripped in this run" },
                 "use_c2": { "type": "boolean", "default": true, "description": "Use the drive's C2 error pointers when it has them" }
             }
         },

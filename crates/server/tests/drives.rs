@@ -331,6 +331,24 @@ fn encoder_settings_beyond_the_documented_bounds_are_refused() {
             assert!(r.body["error"].is_string(), "{}", r.body);
         }
     }
+    // The rip's own bounds: track numbers and the cache size.
+    let rip = &api.doc["components"]["schemas"]["RipJob"]["properties"];
+    let last_track = rip["tracks"]["items"]["maximum"].as_u64().unwrap();
+    let max_cache = rip["cache_sectors"]["maximum"].as_u64().unwrap();
+    for (key, value) in [
+        ("tracks", json!([1, last_track + 1])),
+        ("cache_sectors", json!(max_cache + 1)),
+    ] {
+        let mut spec = json!({ "kind": "rip", "drive": "demo", "output_dir": "rips" });
+        spec[key] = value;
+        let r = api.checked("POST", "/api/v1/jobs", "/api/v1/jobs", Some(&spec));
+        assert_eq!(r.status, 400, "{spec} → {}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().contains(key),
+            "{}",
+            r.body
+        );
+    }
     let r = api.get("/api/v1/jobs");
     assert_eq!(
         r.body["jobs"].as_array().map(Vec::len),

@@ -17,6 +17,7 @@ use aj_codec::tags::TagKey;
 use aj_core::{AudioSpec, Block, CancelToken, Processor, Samples, Sink};
 use aj_dsp::convert::FormatConverter;
 use aj_dsp::deemphasis::Deemphasis;
+use aj_dsp::loudness::{LoudnessMeter, Measurement, PeakMode, ReplayGain};
 use aj_lookup::accuraterip::{ArDatabase, ArStatus as DbStatus, ArVersion};
 use aj_lookup::ctdb::{ctdb_toc, CtdbResponse, CtdbStatus as DbCtdb};
 use aj_lookup::{Lookup, Service, Services};
@@ -29,7 +30,9 @@ use super::{
     ArResult, ArStatus, CtdbStatus, RipSpec, RipStarted, RipTotals, Suspicious, TrackDone,
 };
 use crate::config::Config;
+use crate::cuesplit::CUESHEET_TAG;
 use crate::engine::{DriveProgress, Event, Summary};
+use crate::replaygain;
 
 /// CD-DA frames per sector (Red Book).
 const FRAMES_PER_SECTOR: u64 = 588;
@@ -122,6 +125,9 @@ struct OpenFile {
     sink: FileSink,
     deemphasis: Option<Deemphasis>,
     convert: Option<FormatConverter>,
+    /// ReplayGain: the samples written, measured as they go by (after
+    /// de-emphasis, before any conversion for the encoder).
+    meter: Option<LoudnessMeter>,
 }
 
 /// Runs a rip to the end (or until `cancel`), reporting events; the last is
@@ -458,8 +464,22 @@ fn rip(
     }
 
     // The reader.
-    // A drive that reports no cache has its cache measured first (timed
-    // re-reads; seconds on a real drive, nothing on an image).
+    // The cache: as given, else as remembered for the drive; else a drive
+    // that reports no cache has it measured first (timed re-reads; seconds
+    // on a real drive, nothing on an image).
+    let (cache_sectors, cache_remembered) = match spec.cache_sectors {
+        Some(n) => (Some(n), false),
+        None => match ctx.config.drive_cache(&drive_key) {
+            Ok(Some(n)) => (Some(n), true),
+            Ok(None) => (None, false),
+            Err(e) => return Err(e.to_string()),
+        },
+    };
+    if cache_sectors.is_none() && drive.capabilities().is_ok_and(|c| c.buffer_kib == 0) {
+        warn(format!(
+            "{name} reports no cache: measuring the drive's cache (a few seconds)\u{2026} ('aj drive cache --save' remembers it for this drive)"
+        ));
+    }
     let mut reader = SecureReader::with_cache_check(
         &mut drive,
         &disc,
@@ -467,7 +487,7 @@ fn rip(
             mode: spec.mode,
             retries: spec.retries,
             offset,
-            cache_sectors: None,
+            cache_sectors,
             speed_kbs: spec.speed_kbs,
             use_c2: spec.use_c2,
         },
@@ -566,6 +586,11 @@ fn rip(
     let mut last_progress = Instant::now();
     let mut failure: Option<String> = None;
     let spec16 = AudioSpec::int(44_100, 2, 16);
+    // ReplayGain of the files finished in this run, by file; the values
+    // that go into the cue sheet.
+    let mut measured: BTreeMap<usize, Measurement> = BTreeMap::new();
+    let mut track_gains: BTreeMap<u8, ReplayGain> = BTreeMap::new();
+    let mut album_gain: Option<ReplayGain> = None;
 
     for (pi, piece) in layout.pieces.iter().enumerate() {
         if !needed.get(pi).copied().unwrap_or(false) {
@@ -634,12 +659,18 @@ fn rip(
                 };
                 let from = deemphasis.as_ref().map_or(spec16, Deemphasis::output_spec);
                 let convert = (from != target).then(|| FormatConverter::new(from, target.format));
+                let meter = if spec.replaygain {
+                    Some(LoudnessMeter::new(from, PeakMode::Sample).map_err(|e| e.to_string())?)
+                } else {
+                    None
+                };
                 open.insert(
                     f,
                     OpenFile {
                         sink,
                         deemphasis,
                         convert,
+                        meter,
                     },
                 );
             }
@@ -693,6 +724,10 @@ fn rip(
                 if let Some(d) = of.deemphasis.as_mut() {
                     block = d
                         .process(block)
+                        .map_err(|e| reader::Error::Output(e.to_string()))?;
+                }
+                if let Some(m) = of.meter.as_mut() {
+                    m.add(&block)
                         .map_err(|e| reader::Error::Output(e.to_string()))?;
                 }
                 if let Some(c) = of.convert.as_mut() {
@@ -853,6 +888,57 @@ fn rip(
                 vec![f]
             };
             let mut sink = of.sink;
+            // ReplayGain: the file's own values; an image's are the album's.
+            let measurement = of.meter.as_ref().map(LoudnessMeter::measurement);
+            if let Some(m) = &measurement {
+                let gain = ReplayGain::from_measurement(m, false);
+                replaygain::set_track_tags(sink.tags_mut(), spec.format, gain.as_ref());
+                if spec.image {
+                    replaygain::set_album_tags(
+                        sink.tags_mut(),
+                        spec.format,
+                        gain.as_ref()
+                            .map_or(replaygain::Album::Remove, replaygain::Album::Set),
+                    );
+                    album_gain = gain;
+                } else if let (Some(g), Some(t)) = (gain, layout.files.get(f)) {
+                    track_gains.insert(t.track, g);
+                }
+            }
+            // An image in FLAC carries its cue sheet, as a CUESHEET comment
+            // (foobar2000, EAC) and a CUESHEET block (`flac --cuesheet`).
+            if spec.image && spec.format == aj_codec::Format::Flac {
+                let mut with_image = finished_files.clone();
+                with_image.insert(f);
+                let mut sheet = rip_sheet(&SheetParts {
+                    layout: &layout,
+                    file_names: &file_names,
+                    finished: &with_image,
+                    htoa_silent,
+                    deemphasized: &deemphasized,
+                    meta: &meta,
+                    disc: &disc,
+                    out_dir,
+                    sheet_dir: &sheet_dir,
+                });
+                add_gain_rems(&mut sheet, &album_gain, &track_gains);
+                sink.tags_mut()
+                    .set(TagKey::Other(CUESHEET_TAG.into()), sheet.to_string());
+                let span = &layout.files[f].span;
+                let total =
+                    u64::try_from(span.end.0 - span.start.0).unwrap_or(0) * FRAMES_PER_SECTOR;
+                let block = crate::join::cd_cuesheet_block(&sheet, total)
+                    .and_then(|b| b.to_bytes())
+                    .and_then(|body| {
+                        sink.add_flac_block(aj_codec::tags::cuesheet::BLOCK_TYPE, body)
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = block {
+                    warn(format!(
+                        "no CUESHEET metadata block in the image ({e}); the sheet is in its CUESHEET tag and the .cue file"
+                    ));
+                }
+            }
             // The AccurateRip result goes into the tags of a track's file.
             if !spec.image {
                 let track = layout.files[f].track;
@@ -886,13 +972,22 @@ fn rip(
                 }
             };
             finished_files.insert(f);
+            let gain_words = measurement
+                .as_ref()
+                .filter(|_| !spec.image)
+                .and_then(|m| ReplayGain::from_measurement(m, false))
+                .map(|g| format!("{}, peak {}", g.gain_text(), g.peak_text()));
+            if let Some(m) = measurement {
+                measured.insert(f, m);
+            }
             let mut dones = Vec::new();
             let mut logs = Vec::new();
             for u in units {
                 let track = unit_track(u);
                 let st = &stats[u];
-                let (done, log) =
+                let (done, mut log) =
                     track_result(u, track, &path, st, verified, &state, &ar_db, &layout);
+                log.replaygain = gain_words.clone();
                 if done.test_differs() {
                     warn(format!(
                         "{}: test CRC {} and copy CRC {} differ: the track is not accurate",
@@ -976,6 +1071,39 @@ fn rip(
     let totals = *totals;
 
     let complete = finished_files.len() == layout.files.len() - usize::from(htoa_silent);
+    // The album's ReplayGain: over every file of the disc, when all were
+    // measured in this run (earlier runs' measurements are not kept).
+    if spec.replaygain && !spec.image && !interrupted {
+        if complete && finished_files.iter().all(|f| measured.contains_key(f)) {
+            let mut all = Measurement::new();
+            for m in measured.values() {
+                all.merge(m);
+            }
+            album_gain = ReplayGain::from_measurement(&all, false);
+            let album = album_gain
+                .as_ref()
+                .map_or(replaygain::Album::Remove, replaygain::Album::Set);
+            for f in &finished_files {
+                let Some(n) = file_names.get(*f) else {
+                    continue;
+                };
+                let path = out_dir.join(n);
+                if let Err(e) = replaygain::retag(&path, spec.format, |t| {
+                    replaygain::set_album_tags(t, spec.format, album);
+                }) {
+                    warn(format!(
+                        "cannot write the album gain into {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        } else {
+            warn(
+                "no album gain: it is measured over every track of the disc ripped in one run, and this run ripped only some (--tracks or --resume); the tracks have their track gain"
+                    .into(),
+            );
+        }
+    }
     // Every file asked for (`--tracks`) is there.
     let selection_done = (0..file_names.len())
         .filter(|&i| file_selected(i) && !(htoa_silent && i == 0))
@@ -983,56 +1111,18 @@ fn rip(
     // The cue sheet, the cover and the log, once every file asked for is
     // there; the sheet lists the files finished in the folder.
     if selection_done && !interrupted {
-        let kept: Vec<(usize, &String)> = file_names
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !(htoa_silent && *i == 0))
-            .collect();
-        let keep: Vec<bool> = kept
-            .iter()
-            .map(|(i, _)| finished_files.contains(i))
-            .collect();
-        let mut sheet = layout::keep_files(&layout.sheet, &keep);
-        let names: Vec<&String> = kept
-            .iter()
-            .filter(|(i, _)| finished_files.contains(i))
-            .map(|(_, n)| *n)
-            .collect();
-        for t in &mut sheet.tracks {
-            // The samples no longer carry the emphasis the flag announces.
-            if deemphasized.contains(&t.number) {
-                t.flags.pre = false;
-            }
-        }
-        for (cf, n) in sheet.files.iter_mut().zip(names) {
-            // Relative to the sheet's folder where the file is below it.
-            cf.name = Path::new(n).strip_prefix(&sheet_dir).map_or_else(
-                |_| out_dir.join(n).display().to_string(),
-                |p| p.display().to_string(),
-            );
-        }
-        sheet.rems.push(aj_cd::cue::Rem {
-            name: "COMMENT".into(),
-            value: format!("AudioJuggler {}", env!("CARGO_PKG_VERSION")),
+        let mut sheet = rip_sheet(&SheetParts {
+            layout: &layout,
+            file_names: &file_names,
+            finished: &finished_files,
+            htoa_silent,
+            deemphasized: &deemphasized,
+            meta: &meta,
+            disc: &disc,
+            out_dir,
+            sheet_dir: &sheet_dir,
         });
-        if let Some(d) = &meta.date {
-            sheet.rems.push(aj_cd::cue::Rem {
-                name: "DATE".into(),
-                value: d.clone(),
-            });
-        }
-        sheet.rems.push(aj_cd::cue::Rem {
-            name: "DISCID".into(),
-            value: format!("{:08X}", id::cddb_id(&disc)),
-        });
-        sheet.text.performer = Some(meta.artist.clone());
-        sheet.text.title = Some(meta.album.clone());
-        for t in &mut sheet.tracks {
-            if let Some(m) = meta.tracks.get(&t.number) {
-                t.text.title = Some(m.title.clone());
-                t.text.performer = Some(m.artist.clone());
-            }
-        }
+        add_gain_rems(&mut sheet, &album_gain, &track_gains);
         let cue_path = out_dir.join(&sheet_dir).join(format!("{album_name}.cue"));
         if let Err(e) = write_atomic(&cue_path, &sheet.to_bytes(false, true)) {
             warn(format!("cannot write the cue sheet: {e}"));
@@ -1054,6 +1144,8 @@ fn rip(
         drive: &drive_report,
         drive_key: &drive_key,
         offset_source,
+        cache_remembered,
+        album_gain: album_gain.as_ref(),
         spec,
         disc: &disc,
         ids: ids.as_ref(),
@@ -1244,8 +1336,110 @@ fn track_result(
         pregap_sectors: pregap,
         zero_filled: st.zero_filled,
         cache_defeated: !st.cache_short,
+        replaygain: None,
     };
     (done, log)
+}
+
+/// What the rip's cue sheet is made from.
+struct SheetParts<'a> {
+    layout: &'a Layout,
+    file_names: &'a [String],
+    /// The files the sheet lists (those finished in the folder).
+    finished: &'a BTreeSet<usize>,
+    htoa_silent: bool,
+    deemphasized: &'a BTreeSet<u8>,
+    meta: &'a meta::AlbumMeta,
+    disc: &'a aj_cd::disc::Disc,
+    out_dir: &'a Path,
+    sheet_dir: &'a Path,
+}
+
+/// The cue sheet written beside the rip (and into a FLAC image): the
+/// finished files, named relative to the sheet's folder, with the names
+/// found, and PRE cleared on de-emphasised tracks.
+fn rip_sheet(p: &SheetParts<'_>) -> aj_cd::cue::CueSheet {
+    let kept: Vec<(usize, &String)> = p
+        .file_names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(p.htoa_silent && *i == 0))
+        .collect();
+    let keep: Vec<bool> = kept.iter().map(|(i, _)| p.finished.contains(i)).collect();
+    let mut sheet = layout::keep_files(&p.layout.sheet, &keep);
+    let names: Vec<&String> = kept
+        .iter()
+        .filter(|(i, _)| p.finished.contains(i))
+        .map(|(_, n)| *n)
+        .collect();
+    for t in &mut sheet.tracks {
+        // The samples no longer carry the emphasis the flag announces.
+        if p.deemphasized.contains(&t.number) {
+            t.flags.pre = false;
+        }
+    }
+    for (cf, n) in sheet.files.iter_mut().zip(names) {
+        // Relative to the sheet's folder where the file is below it.
+        cf.name = Path::new(n).strip_prefix(p.sheet_dir).map_or_else(
+            |_| p.out_dir.join(n).display().to_string(),
+            |q| q.display().to_string(),
+        );
+    }
+    sheet.rems.push(aj_cd::cue::Rem {
+        name: aj_cd::cue::rem::COMMENT.into(),
+        value: format!("AudioJuggler {}", env!("CARGO_PKG_VERSION")),
+    });
+    if let Some(d) = &p.meta.date {
+        sheet.rems.push(aj_cd::cue::Rem {
+            name: aj_cd::cue::rem::DATE.into(),
+            value: d.clone(),
+        });
+    }
+    sheet.rems.push(aj_cd::cue::Rem {
+        name: aj_cd::cue::rem::DISCID.into(),
+        value: format!("{:08X}", id::cddb_id(p.disc)),
+    });
+    sheet.text.performer = Some(p.meta.artist.clone());
+    sheet.text.title = Some(p.meta.album.clone());
+    for t in &mut sheet.tracks {
+        if let Some(m) = p.meta.tracks.get(&t.number) {
+            t.text.title = Some(m.title.clone());
+            t.text.performer = Some(m.artist.clone());
+        }
+    }
+    sheet
+}
+
+/// `REM REPLAYGAIN_ALBUM_*` and per track `REM REPLAYGAIN_TRACK_*` in the
+/// sheet, as EAC writes them, for the values measured.
+fn add_gain_rems(
+    sheet: &mut aj_cd::cue::CueSheet,
+    album: &Option<ReplayGain>,
+    tracks: &BTreeMap<u8, ReplayGain>,
+) {
+    use aj_cd::cue::{rem, Rem};
+    if let Some(g) = album {
+        sheet.rems.push(Rem {
+            name: rem::REPLAYGAIN_ALBUM_GAIN.into(),
+            value: g.gain_text(),
+        });
+        sheet.rems.push(Rem {
+            name: rem::REPLAYGAIN_ALBUM_PEAK.into(),
+            value: g.peak_text(),
+        });
+    }
+    for t in &mut sheet.tracks {
+        if let Some(g) = tracks.get(&t.number) {
+            t.rems.push(Rem {
+                name: rem::REPLAYGAIN_TRACK_GAIN.into(),
+                value: g.gain_text(),
+            });
+            t.rems.push(Rem {
+                name: rem::REPLAYGAIN_TRACK_PEAK.into(),
+                value: g.peak_text(),
+            });
+        }
+    }
 }
 
 /// Sorted, merged ranges.

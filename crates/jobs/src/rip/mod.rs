@@ -14,6 +14,7 @@ use aj_codec::encode::EncoderOptions;
 use aj_codec::Format;
 use serde::{Deserialize, Serialize};
 
+pub mod cache;
 pub mod job;
 pub mod layout;
 pub mod log;
@@ -120,6 +121,16 @@ pub struct RipSpec {
     /// Use the drive's C2 error pointers when it has them (default on).
     #[serde(default = "yes")]
     pub use_c2: bool,
+    /// Write ReplayGain 2.0 tags (`R128_*` in Opus): each file's track
+    /// gain, and the album gain over the disc when every track was ripped
+    /// in this run (an image: its own values as both).
+    #[serde(default)]
+    pub replaygain: bool,
+    /// The drive's cache in sectors (0: none), used as given; `None`: the
+    /// size remembered for the drive in the configuration, else the one it
+    /// reports, measured when it reports none.
+    #[serde(default)]
+    pub cache_sectors: Option<u32>,
 }
 
 fn flac() -> Format {
@@ -155,6 +166,8 @@ impl RipSpec {
             safe_names: crate::naming::SafeNames::default(),
             tracks: Vec::new(),
             use_c2: true,
+            replaygain: false,
+            cache_sectors: None,
         }
     }
 }

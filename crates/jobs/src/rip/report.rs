@@ -23,6 +23,9 @@ pub struct LogTrack {
     /// Every range of the track was read with the drive's cache defeated.
     #[serde(default = "yes")]
     pub cache_defeated: bool,
+    /// The file's ReplayGain, "-6.20 dB, peak 0.988525" (when asked for).
+    #[serde(default)]
+    pub replaygain: Option<String>,
 }
 
 fn yes() -> bool {
@@ -36,6 +39,10 @@ pub struct RipLog<'a> {
     pub drive: &'a DriveReport,
     pub drive_key: &'a str,
     pub offset_source: &'a str,
+    /// The cache size came from the configuration (`aj drive cache --save`).
+    pub cache_remembered: bool,
+    /// The album's ReplayGain, when it was measured.
+    pub album_gain: Option<&'a aj_dsp::loudness::ReplayGain>,
     pub spec: &'a RipSpec,
     pub disc: &'a Disc,
     pub ids: Option<&'a DiscIds>,
@@ -112,6 +119,12 @@ fn cache_words(l: &RipLog<'_>) -> String {
         .unwrap_or_default();
     let size = match (l.drive.cache_sectors, l.drive.cache_source) {
         (0, CacheSource::Reported) => format!("the drive reports no cache{measured}"),
+        (0, CacheSource::Overridden) if l.cache_remembered => {
+            "none (remembered for this drive)".to_string()
+        }
+        (n, CacheSource::Overridden) if l.cache_remembered => {
+            format!("{n} sectors (remembered for this drive)")
+        }
         (0, CacheSource::Overridden) => "none (given)".to_string(),
         (0, CacheSource::Measured) => format!("none found by measuring{measured}"),
         (n, CacheSource::Overridden) => format!("{n} sectors (given)"),
@@ -272,6 +285,16 @@ pub fn render(l: &RipLog<'_>) -> String {
             }
         );
     }
+    if l.spec.replaygain {
+        let _ = writeln!(
+            s,
+            "ReplayGain              {}",
+            match l.album_gain {
+                Some(g) => format!("album {}, peak {}", g.gain_text(), g.peak_text()),
+                None => "track values only (the album is measured when every track is ripped in one run)".to_string(),
+            }
+        );
+    }
     if !l.selected.is_empty() {
         let list: Vec<String> = l.selected.iter().map(u8::to_string).collect();
         let _ = writeln!(s, "Tracks asked for        {}", list.join(", "));
@@ -360,6 +383,9 @@ pub fn render(l: &RipLog<'_>) -> String {
             }
         );
         let _ = writeln!(s, "  Re-reads              {}", d.rereads);
+        if let Some(g) = &t.replaygain {
+            let _ = writeln!(s, "  ReplayGain            {g}");
+        }
         if t.zero_filled > 0 {
             let _ = writeln!(
                 s,
