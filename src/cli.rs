@@ -638,6 +638,8 @@ Examples:
   aj gain *.flac                  track gain of each file
   aj gain --album disc1/*.flac    track gains, and one album gain over all the files given
   aj gain --dry-run --json x.mp3  measure only, one JSON object per file
+  aj gain --album Music/          every album folder of a library, one album per folder
+  aj gain --album Music/ --server http://nas:3643   the same, run by the daemon
 
 Loudness is measured as ITU-R BS.1770-4 / EBU R128 has it (integrated, gated),
 and the gain is what brings it to ReplayGain 2.0's -18 LUFS. Tags written:
@@ -647,13 +649,17 @@ R128_TRACK_GAIN and R128_ALBUM_GAIN in Opus (RFC 7845: Q7.8 dB relative to
 -23 LUFS, on top of the header's output gain), where REPLAYGAIN_* are removed.
 Without --album, album tags already in a file are left as they are.
 
+A folder stands for the WAV, AIFF, FLAC, MP3, Ogg Vorbis and Opus files in it
+and its sub-folders (hidden ones left out). With --album, the files named one
+by one form one album; the files found in folders form one album per folder.
+
 Files are changed in place, safely: the new file is written beside the old one,
 flushed to disk and renamed over it; the audio data is copied unchanged.
 
 Exit status: 0 every file was measured (and tagged), 1 a file failed (the
 others are still done), 2 a usage error.")]
 pub struct GainArgs {
-    /// Audio files to measure and tag
+    /// Audio files to measure and tag, or folders of them
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -672,6 +678,9 @@ pub struct GainArgs {
     /// One JSON object per file on stdout, then one for the album
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub remote: ServerArgs,
 }
 
 #[derive(Debug, Args)]

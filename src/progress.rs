@@ -170,7 +170,8 @@ fn plain_line(event: &Event) -> Option<String> {
         | Event::RipStarted(_)
         | Event::TrackStarted { .. }
         | Event::TrackDone(_)
-        | Event::DiscInfo { .. } => return None,
+        | Event::DiscInfo { .. }
+        | Event::Loudness(_) => return None,
     })
 }
 
@@ -255,7 +256,8 @@ impl Bars {
             | Event::TrackStarted { .. }
             | Event::TrackDone(_)
             | Event::Warning { .. }
-            | Event::DiscInfo { .. } => {}
+            | Event::DiscInfo { .. }
+            | Event::Loudness(_) => {}
         }
     }
 }

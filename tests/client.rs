@@ -639,3 +639,50 @@ fn aj_jobs_lists_syncs_and_deletes_jobs() {
     assert_eq!(r.status, 1);
     assert!(r.stderr.contains(&format!("no job {id}")), "{}", r.stderr);
 }
+
+#[test]
+fn aj_gain_through_the_daemon_prints_the_local_lines() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let d = Daemon::start(&root, None);
+    std::fs::create_dir_all(d.lib.join("album")).unwrap();
+    for (name, amp) in [("1.wav", 0.5), ("2.wav", 0.05)] {
+        let samples = aj_testkit::sine(66_150, 2, 44_100, 16, 997.0, amp);
+        aj_testkit::write_wav(&d.lib.join("album").join(name), &samples, 2, 44_100, 16);
+    }
+    let files = [d.lib.join("album/1.wav"), d.lib.join("album/2.wav")];
+    let local = run(&["gain", "--album", "--json", s(&files[0]), s(&files[1])]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    let tags = std::fs::read(&files[1]).unwrap();
+
+    // Relative paths, from inside the library: made absolute for the daemon.
+    let mut c = client();
+    c.current_dir(d.lib.join("album")).args([
+        "gain", "--album", "--json", "1.wav", "2.wav", "--server", &d.url,
+    ]);
+    let remote = output(c);
+    assert_eq!(remote.status, 0, "{}", remote.stderr);
+    assert_eq!(remote.stdout, local.stdout);
+    assert_eq!(remote.events().len(), 3);
+    // The same values written again: the same bytes.
+    assert_eq!(std::fs::read(&files[1]).unwrap(), tags);
+
+    // The table, as locally, and the job's id on stderr.
+    let table = run(&["gain", "--dry-run", s(&d.lib), "--server", &d.url]);
+    assert_eq!(table.status, 0, "{}", table.stderr);
+    assert!(table.stderr.contains("queued on"), "{}", table.stderr);
+    assert!(table.stdout.starts_with("    LOUDNESS"), "{}", table.stdout);
+    assert!(table.stdout.contains("album/2.wav"), "{}", table.stdout);
+
+    // Outside the library: the daemon's refusal, and exit status 1.
+    let outside = root.join("elsewhere.wav");
+    std::fs::copy(&files[0], &outside).unwrap();
+    let refused = run(&["gain", s(&outside), "--server", &d.url]);
+    assert_eq!(refused.status, 1);
+    assert!(refused.stderr.contains("library"), "{}", refused.stderr);
+
+    let list = run(&["jobs", "--server", &d.url, "--json"]);
+    let jobs = list.events();
+    assert_eq!(jobs.len(), 2, "{}", list.stdout);
+    assert!(jobs.iter().all(|j| j["spec"]["kind"] == "gain"));
+}

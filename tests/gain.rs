@@ -275,3 +275,48 @@ fn convert_with_replaygain_writes_track_and_folder_album_gains() {
     let t = tags::read(&out.join("1.flac")).unwrap();
     assert_eq!(t.get(&TagKey::ReplayGainTrackGain), None);
 }
+
+#[test]
+fn folders_are_searched_and_each_is_an_album() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lib = d.join("lib");
+    std::fs::create_dir_all(lib.join("a")).unwrap();
+    std::fs::create_dir_all(lib.join("b")).unwrap();
+    tone_wav(&lib.join("a"), "1.wav", -12.0, 2.0);
+    tone_wav(&lib.join("a"), "2.wav", -16.0, 2.0);
+    tone_wav(&lib.join("b"), "3.wav", -30.0, 2.0);
+    std::fs::write(lib.join("a/cover.jpg"), b"not audio").unwrap();
+    let r = run(&["gain", "--album", "--json", s(&lib)]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let lines = r.events();
+    assert_eq!(lines.len(), 5, "{}", r.stdout);
+    let files: Vec<&str> = lines[..3]
+        .iter()
+        .map(|l| l["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["a/1.wav", "a/2.wav", "b/3.wav"].map(|f| s(&lib.join(f)).to_string())
+    );
+    assert_eq!(lines[3]["album"], true);
+    assert_eq!(lines[3]["folder"], s(&lib.join("a")));
+    assert_eq!(lines[4]["folder"], s(&lib.join("b")));
+    // Folder b is an album of one: its gain is its track's.
+    let t3 = tags::read(&lib.join("b/3.wav")).unwrap();
+    assert!((gain_db(&t3, &TagKey::ReplayGainAlbumGain) - 12.0).abs() < 0.15);
+    let t1 = tags::read(&lib.join("a/1.wav")).unwrap();
+    let album_a = 10.0 * ((10f64.powf(-1.2) + 10f64.powf(-1.6)) / 2.0).log10();
+    let a = gain_db(&t1, &TagKey::ReplayGainAlbumGain);
+    assert!((a - (-18.0 - album_a)).abs() < 0.15, "{a}");
+
+    // The table names each folder's album.
+    let r = run(&["gain", "--album", "--dry-run", s(&lib)]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("(album) {}", lib.join("b").display())),
+        "{}",
+        r.stdout
+    );
+}

@@ -1785,3 +1785,174 @@ fn feed_events_fit_the_schemas_the_document_names() {
         assert!(p["eta_seconds"].is_null() || p["eta_seconds"].as_f64().unwrap() >= 0.0);
     }
 }
+
+/// A stereo 16-bit WAV of a 997 Hz sine at `amp` (of full scale), 2 s.
+fn write_tone(path: &Path, amp: f64) {
+    let samples = aj_testkit::sine(88_200, 2, 44_100, 16, 997.0, amp);
+    aj_testkit::write_wav(path, &samples, 2, 44_100, 16);
+}
+
+/// The ReplayGain tags of a file: track and album gain and peak.
+fn gain_tags(path: &Path) -> [Option<String>; 4] {
+    use aj_codec::tags::TagKey;
+    let t = aj_codec::tags::read(path).unwrap();
+    [
+        TagKey::ReplayGainTrackGain,
+        TagKey::ReplayGainTrackPeak,
+        TagKey::ReplayGainAlbumGain,
+        TagKey::ReplayGainAlbumPeak,
+    ]
+    .map(|k| t.get(&k).map(str::to_string))
+}
+
+#[test]
+fn a_gain_job_tags_files_in_the_library_as_aj_gain_does() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let lib = root.join("lib");
+    let copies = root.join("copies");
+    std::fs::create_dir_all(lib.join("album")).unwrap();
+    std::fs::create_dir_all(lib.join("linked")).unwrap();
+    std::fs::create_dir_all(&copies).unwrap();
+    for (name, amp) in [("1.wav", 0.5), ("2.wav", 0.1)] {
+        write_tone(&lib.join("album").join(name), amp);
+        std::fs::copy(lib.join("album").join(name), copies.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(copies.join("1.wav"), lib.join("linked/out.wav")).unwrap();
+    let api = Api::start(&[&lib], &root.join("data"), None, 1);
+    let doc = api.get("/api/openapi.json").body;
+
+    // The CLI, here, on the copies.
+    let local = util::run(&[
+        "gain",
+        "--album",
+        "--json",
+        s(&copies.join("1.wav")),
+        s(&copies.join("2.wav")),
+    ]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+
+    let spec = json!({ "kind": "gain", "files": ["album/1.wav", "album/2.wav"], "album": true });
+    let r = api.post("/api/v1/jobs", Some(&spec));
+    assert_eq!(r.status, 202, "{}", r.body);
+    conforms(&doc, "post", "/api/v1/jobs", &r);
+    let id = job_id(&r);
+    let job = api.wait_for(id, &["done", "failed"]);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["ok"], 2);
+    assert_eq!(job["spec"]["kind"], "gain");
+    conforms(
+        &doc,
+        "get",
+        "/api/v1/jobs/{id}",
+        &api.get(&format!("/api/v1/jobs/{id}")),
+    );
+
+    // The same tags as `aj gain` wrote into the copies.
+    for name in ["1.wav", "2.wav"] {
+        let daemon = gain_tags(&lib.join("album").join(name));
+        assert!(daemon.iter().all(Option::is_some), "{name}: {daemon:?}");
+        assert_eq!(daemon, gain_tags(&copies.join(name)), "{name}");
+    }
+    // Two tracks 14 dB apart: not one gain.
+    assert_ne!(
+        gain_tags(&lib.join("album/1.wav"))[0],
+        gain_tags(&lib.join("album/2.wav"))[0]
+    );
+
+    // The log holds the loudness of each file and of the album, with the
+    // values the CLI printed.
+    let log = api.get(&format!("/api/v1/jobs/{id}/log"));
+    conforms(&doc, "get", "/api/v1/jobs/{id}/log", &log);
+    let loudness: Vec<Value> = log.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].clone())
+        .filter(|e| e["event"] == "loudness")
+        .collect();
+    assert_eq!(loudness.len(), 3, "{loudness:?}");
+    let printed = local.events();
+    for (daemon, here) in loudness.iter().zip(&printed) {
+        for key in ["loudness_lufs", "gain_db", "peak", "written", "album"] {
+            assert_eq!(daemon.get(key), here.get(key), "{key}: {daemon} vs {here}");
+        }
+    }
+    assert_eq!(loudness[0]["file"], s(&lib.join("album/1.wav")));
+    assert_eq!(loudness[2]["album"], true);
+
+    // A folder: its files, one album, the same values.
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({ "kind": "gain", "files": ["album"], "album": true, "dry_run": true })),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = job_id(&r);
+    assert_eq!(api.wait_for(id, &["done", "failed"])["state"], "done");
+    let log = api.get(&format!("/api/v1/jobs/{id}/log"));
+    let album: Vec<&Value> = log.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["event"])
+        .filter(|e| e["event"] == "loudness" && e["album"] == true)
+        .collect();
+    assert_eq!(album.len(), 1);
+    assert_eq!(album[0]["folder"], s(&lib.join("album")));
+    assert_eq!(album[0]["gain_db"], loudness[2]["gain_db"]);
+
+    // Outside the library, by path or through a link: refused, untouched.
+    let before = std::fs::read(copies.join("1.wav")).unwrap();
+    for files in [
+        json!([s(&copies.join("1.wav"))]),
+        json!(["../copies/1.wav"]),
+        json!(["linked/out.wav"]),
+        json!(["album/1.wav", "linked"]),
+    ] {
+        let r = api.post(
+            "/api/v1/jobs",
+            Some(&json!({ "kind": "gain", "files": files })),
+        );
+        assert_eq!(r.status, 403, "{files} -> {}", r.body);
+        conforms(&doc, "post", "/api/v1/jobs", &r);
+    }
+    let r = api.post(
+        "/api/v1/jobs",
+        Some(&json!({ "kind": "gain", "files": [] })),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(std::fs::read(copies.join("1.wav")).unwrap(), before);
+    assert_eq!(
+        api.get("/api/v1/jobs").body["jobs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// Regression: a conversion whose sound options the document does not
+/// allow (19 channels, 8-bit MP3) was queued, and its stored spec then fit
+/// no schema of the document.
+#[test]
+fn conversions_with_impossible_sound_options_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let lib = t.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    write_input(&lib.join("in.wav"));
+    let api = Api::start(&[&lib], &t.path().join("data"), None, 1);
+    let doc = api.get("/api/openapi.json").body;
+    for (key, value, format) in [
+        ("channels", json!(19), "aiff"),
+        ("bits", json!(8), "mp3"),
+        ("rate", json!(10), "flac"),
+        ("gain_db", json!(99.0), "flac"),
+    ] {
+        let mut spec = convert(&["in.wav"], format, Some("out"));
+        spec[key] = value;
+        let r = api.post("/api/v1/jobs", Some(&spec));
+        assert_eq!(r.status, 400, "{spec} -> {}", r.body);
+        conforms(&doc, "post", "/api/v1/jobs", &r);
+    }
+    assert_eq!(api.get("/api/v1/jobs").body["jobs"], json!([]));
+}

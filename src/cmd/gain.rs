@@ -1,22 +1,30 @@
-//! `aj gain`: loudness of files (EBU R128) and ReplayGain 2.0 tags in them.
+//! `aj gain`: flags → [`GainSpec`] → engine (here or on a daemon) → a table,
+//! or one JSON object per file and album.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
-use aj_codec::decode::MediaInfo;
 use aj_core::CancelToken;
-use aj_dsp::loudness::{Measurement, PeakMode, ReplayGain};
-use aj_jobs::replaygain::{self, Album};
+use aj_jobs::gain::Loudness;
+use aj_jobs::{Event, GainSpec, JobSpec, Summary};
+use anyhow::anyhow;
+use serde_json::Value;
 
-use crate::cli::GainArgs;
+use crate::cli::{GainArgs, ServerArgs};
+use crate::client::Client;
 use crate::Outcome;
 
-/// What `aj gain` found for one file (or the album), as `--json` prints it.
-#[derive(Debug, serde::Serialize)]
+/// What `aj gain` found for one file (or an album), as `--json` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
 struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     album: bool,
+    /// A folder's album: the folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    folder: Option<String>,
     /// Integrated loudness, LUFS; `null` for silence.
     loudness_lufs: Option<f64>,
     /// Loudness range, LU.
@@ -39,203 +47,193 @@ struct Report {
     error: Option<String>,
 }
 
-/// A file measured.
-struct Measured {
-    path: PathBuf,
-    info: MediaInfo,
-    measurement: Measurement,
+impl Report {
+    fn from_loudness(l: &Loudness) -> Report {
+        Report {
+            file: l.file.as_ref().map(|p| p.display().to_string()),
+            album: l.album,
+            folder: l.folder.as_ref().map(|p| p.display().to_string()),
+            loudness_lufs: l.loudness_lufs,
+            loudness_range_lu: l.loudness_range_lu,
+            gain_db: l.gain_db,
+            peak: l.peak,
+            sample_peak: l.sample_peak,
+            true_peak: l.true_peak,
+            r128_gain_q78: l.r128_gain_q78,
+            written: l.written,
+            note: l.note.clone(),
+            error: None,
+        }
+    }
+
+    /// A file that failed before it was measured.
+    fn failed(input: &std::path::Path, error: &str) -> Report {
+        Report {
+            file: Some(input.display().to_string()),
+            album: false,
+            folder: None,
+            loudness_lufs: None,
+            loudness_range_lu: None,
+            gain_db: None,
+            peak: 0.0,
+            sample_peak: 0.0,
+            true_peak: None,
+            r128_gain_q78: None,
+            written: Some(false),
+            note: None,
+            error: Some(error.to_string()),
+        }
+    }
+}
+
+/// The job's events gathered into reports, by item, then the albums.
+#[derive(Default)]
+struct Results {
+    files: BTreeMap<usize, Report>,
+    albums: Vec<Report>,
+    summary: Option<Summary>,
+}
+
+impl Results {
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Loudness(l) => match l.index {
+                Some(i) if !l.album => {
+                    self.files.insert(i, Report::from_loudness(&l));
+                }
+                _ => self.albums.push(Report::from_loudness(&l)),
+            },
+            // After its measurement (the tags could not be written), or
+            // before it (the file could not be read).
+            Event::FileFailed {
+                index,
+                input,
+                error,
+            } => match self.files.get_mut(&index) {
+                Some(r) => {
+                    r.written = Some(false);
+                    r.error = Some(error);
+                }
+                None => {
+                    self.files.insert(index, Report::failed(&input, &error));
+                }
+            },
+            Event::Summary(s) => self.summary = Some(s),
+            _ => {}
+        }
+    }
+
+    /// Prints the table or the JSON lines, and the failures on stderr.
+    fn print(&self, json: bool, true_peak: bool) -> anyhow::Result<()> {
+        if json {
+            for r in self.files.values().chain(&self.albums) {
+                println!("{}", serde_json::to_string(r)?);
+            }
+        } else {
+            print_table(self.files.values(), &self.albums, true_peak);
+        }
+        for r in self.files.values() {
+            if let (Some(file), Some(e)) = (&r.file, &r.error) {
+                eprintln!("aj: {file}: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn any_written(&self) -> bool {
+        self.files.values().any(|r| r.written == Some(true))
+    }
 }
 
 pub fn run(args: GainArgs) -> anyhow::Result<Outcome> {
+    let spec = GainSpec {
+        files: args.files.clone(),
+        album: args.album,
+        true_peak: args.true_peak,
+        dry_run: args.dry_run,
+    };
+    if args.remote.server.is_some() {
+        return run_remote(&args.remote, spec, args.json);
+    }
     let cancel = CancelToken::new();
     install_interrupt_handler(&cancel);
-    let peaks = if args.true_peak {
-        PeakMode::True
-    } else {
-        PeakMode::Sample
-    };
-    let mut failed = false;
-    let mut measured: Vec<Measured> = Vec::new();
-    let mut reports: Vec<(usize, Report)> = Vec::new();
-    for (i, path) in args.files.iter().enumerate() {
-        if cancel.is_cancelled() {
-            break;
+    let results = Mutex::new(Results::default());
+    let summary = aj_jobs::run(&JobSpec::Gain(spec), &cancel, &|e| {
+        results.lock().unwrap_or_else(|p| p.into_inner()).event(e);
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    if summary.cancelled {
+        if results.any_written() {
+            eprintln!("aj: interrupted; the files listed as written were changed, no other");
+        } else {
+            eprintln!("aj: interrupted; no file was changed");
         }
-        match replaygain::measure_file(path, peaks, &cancel) {
-            Ok((measurement, info)) => measured.push(Measured {
-                path: path.clone(),
-                info,
-                measurement,
-            }),
-            Err(_) if cancel.is_cancelled() => break,
-            Err(e) => {
-                failed = true;
-                reports.push((i, error_report(path, &e.to_string())));
-            }
-        }
-    }
-    if cancel.is_cancelled() {
-        eprintln!("aj: interrupted; no file was changed");
         return Ok(Outcome::Failed);
     }
-
-    let album_measurement = args.album.then(|| {
-        let mut all = Measurement::new();
-        for m in &measured {
-            all.merge(&m.measurement);
-        }
-        all
-    });
-    let album_gain = album_measurement
-        .as_ref()
-        .and_then(|m| ReplayGain::from_measurement(m, args.true_peak));
-
-    for m in &measured {
-        let index = args
-            .files
-            .iter()
-            .position(|p| p == &m.path)
-            .unwrap_or(usize::MAX);
-        let track = ReplayGain::from_measurement(&m.measurement, args.true_peak);
-        let format = replaygain::tag_format(&m.info);
-        let mut report = report_for(
-            Some(&m.path),
-            &m.measurement,
-            track.as_ref(),
-            args.true_peak,
-        );
-        if format == Some(aj_codec::Format::Opus) {
-            report.r128_gain_q78 = track.as_ref().map(ReplayGain::r128_q78);
-        }
-        if track.is_none() {
-            report.note = Some(
-                "no loudness to measure (silent, or shorter than 0.4 s); track tags not written"
-                    .into(),
-            );
-        }
-        if args.dry_run {
-            report.written = Some(false);
-        } else {
-            let album = match (args.album, album_gain.as_ref()) {
-                (false, _) => Album::Keep,
-                (true, Some(a)) => Album::Set(a),
-                (true, None) => Album::Remove,
-            };
-            match write_tags(&m.path, &m.info, format, track.as_ref(), album) {
-                Ok(written) => report.written = Some(written),
-                Err(e) => {
-                    failed = true;
-                    report.written = Some(false);
-                    report.error = Some(e);
-                }
-            }
-        }
-        reports.push((index, report));
-    }
-    reports.sort_by_key(|(i, _)| *i);
-
-    let album_report = album_measurement.as_ref().map(|m| {
-        let mut r = report_for(None, m, album_gain.as_ref(), args.true_peak);
-        r.album = true;
-        r
-    });
-    if args.json {
-        for (_, r) in &reports {
-            println!("{}", serde_json::to_string(r)?);
-        }
-        if let Some(r) = &album_report {
-            println!("{}", serde_json::to_string(r)?);
-        }
+    results.print(args.json, args.true_peak)?;
+    Ok(if summary.success() {
+        Outcome::Ok
     } else {
-        print_table(&reports, album_report.as_ref(), args.true_peak);
-    }
-    for (_, r) in &reports {
-        if let (Some(file), Some(e)) = (&r.file, &r.error) {
-            eprintln!("aj: {file}: {e}");
-        }
-    }
-    Ok(if failed { Outcome::Failed } else { Outcome::Ok })
-}
-
-fn write_tags(
-    path: &Path,
-    info: &MediaInfo,
-    format: Option<aj_codec::Format>,
-    track: Option<&ReplayGain>,
-    album: Album<'_>,
-) -> Result<bool, String> {
-    let Some(format) = format else {
-        return Err(format!(
-            "cannot write tags into {} ({}) files",
-            info.container, info.codec
-        ));
-    };
-    if track.is_none() && album == Album::Keep {
-        return Ok(false);
-    }
-    replaygain::retag(path, format, |t| {
-        if track.is_some() {
-            replaygain::set_track_tags(t, format, track);
-        }
-        replaygain::set_album_tags(t, format, album);
+        Outcome::Failed
     })
-    .map(|()| true)
-    .map_err(|e| format!("writing the tags: {e}"))
 }
 
-fn report_for(
-    path: Option<&Path>,
-    m: &Measurement,
-    gain: Option<&ReplayGain>,
-    true_peak: bool,
-) -> Report {
-    let peak = if true_peak {
-        m.true_peak().unwrap_or(m.sample_peak())
+/// `--server`: the job runs on the daemon; its events are gathered as a
+/// local run gathers them and printed the same way. Ctrl-C cancels the job
+/// there; a second one stops following.
+fn run_remote(remote: &ServerArgs, mut spec: GainSpec, json: bool) -> anyhow::Result<Outcome> {
+    spec.files = spec
+        .files
+        .iter()
+        .map(|p| crate::cmd::jobs::absolute(p))
+        .collect::<anyhow::Result<Vec<PathBuf>>>()?;
+    let true_peak = spec.true_peak;
+    let client = Client::new(remote.server.as_deref(), remote.token_file.as_deref())?;
+    let job = client.submit(&JobSpec::Gain(spec))?;
+    let id = job["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("{}: the submitted job has no id", client.base()))?;
+    if !json {
+        eprintln!("job {id} queued on {}", client.base());
+    }
+    let canceller = client.clone();
+    let asked = std::sync::atomic::AtomicBool::new(false);
+    let _ = ctrlc::set_handler(move || {
+        if asked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("aj: stopped following job {id}; it may still be stopping on the daemon");
+            std::process::exit(130);
+        }
+        eprintln!("aj: interrupted; cancelling job {id} (press Ctrl-C again to stop following)");
+        if let Err(e) = canceller.cancel(id) {
+            eprintln!("aj: {e:#}");
+        }
+    });
+    let mut results = Results::default();
+    let job = crate::cmd::jobs::follow(&client, id, &mut |raw: Value| {
+        // An event this version does not know is left out.
+        if let Ok(e) = serde_json::from_value::<Event>(raw) {
+            results.event(e);
+        }
+    })?;
+    let state = job["state"].as_str().unwrap_or("?");
+    if state == "cancelled" || state == "interrupted" {
+        eprintln!("aj: job {id} {state}");
+        return Ok(Outcome::Failed);
+    }
+    results.print(json, true_peak)?;
+    if let Some(e) = job["error"].as_str() {
+        eprintln!("aj: job {id} {state}: {e}");
+    } else if state != "done" {
+        eprintln!("aj: job {id} {state}");
+    }
+    Ok(if state == "done" {
+        Outcome::Ok
     } else {
-        m.sample_peak()
-    };
-    Report {
-        file: path.map(|p| p.display().to_string()),
-        album: false,
-        loudness_lufs: m.integrated().map(round2),
-        loudness_range_lu: m.loudness_range().map(round2),
-        gain_db: gain.map(|g| round2(g.gain_db)),
-        peak: round6(peak),
-        sample_peak: round6(m.sample_peak()),
-        true_peak: m.true_peak().map(round6),
-        r128_gain_q78: None,
-        written: None,
-        note: None,
-        error: None,
-    }
+        Outcome::Failed
+    })
 }
 
-fn error_report(path: &Path, error: &str) -> Report {
-    Report {
-        file: Some(path.display().to_string()),
-        album: false,
-        loudness_lufs: None,
-        loudness_range_lu: None,
-        gain_db: None,
-        peak: 0.0,
-        sample_peak: 0.0,
-        true_peak: None,
-        r128_gain_q78: None,
-        written: Some(false),
-        note: None,
-        error: Some(error.to_string()),
-    }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
-}
-
-fn print_table(reports: &[(usize, Report)], album: Option<&Report>, true_peak: bool) {
+fn print_table<'a>(reports: impl Iterator<Item = &'a Report>, albums: &[Report], true_peak: bool) {
     let peak_head = if true_peak { "TRUE PEAK" } else { "PEAK" };
     println!(
         "{:>12}  {:>9}  {:>9}  {:>8}  FILE",
@@ -268,11 +266,14 @@ fn print_table(reports: &[(usize, Report)], album: Option<&Report>, true_peak: b
         }
         println!("{line}");
     };
-    for (_, r) in reports {
+    for r in reports {
         row(r, r.file.as_deref().unwrap_or(""));
     }
-    if let Some(a) = album {
-        row(a, "(album)");
+    for a in albums {
+        match &a.folder {
+            Some(f) => row(a, &format!("(album) {f}")),
+            None => row(a, "(album)"),
+        }
     }
 }
 

@@ -198,6 +198,16 @@ fn what(job: &Value) -> String {
             name(&spec["mirror"]),
             spec["format"].as_str().unwrap_or("?")
         ),
+        "gain" => {
+            let files = spec["files"].as_array().cloned().unwrap_or_default();
+            let first = files.first().map(name).unwrap_or_default();
+            let more = match files.len() {
+                0 | 1 => String::new(),
+                n => format!(" (+{})", n - 1),
+            };
+            let album = if spec["album"] == true { ", album" } else { "" };
+            format!("ReplayGain {first}{more}{album}")
+        }
         _ => String::new(),
     }
 }

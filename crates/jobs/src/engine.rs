@@ -16,6 +16,7 @@ pub enum JobSpec {
     Rip(crate::rip::RipSpec),
     DiscInfo(crate::disc::DiscInfoSpec),
     Sync(crate::sync::SyncSpec),
+    Gain(crate::gain::GainSpec),
 }
 
 /// What a running job reports. Serialised with an `"event"` field naming the
@@ -102,6 +103,9 @@ pub enum Event {
     DiscInfo {
         info: serde_json::Value,
     },
+    /// What a gain job measured for a file (after its tags were written,
+    /// or not) or for an album.
+    Loudness(Box<crate::gain::Loudness>),
     /// Something the user should know that is not a failure (offline, an
     /// offset not configured, samples outside the disc filled with zeros).
     Warning {
@@ -193,6 +197,7 @@ pub fn run(spec: &JobSpec, cancel: &CancelToken, on_event: &(dyn Fn(Event) + Syn
         JobSpec::DiscInfo(d) => crate::disc::run(d, cancel, on_event),
         JobSpec::Rip(r) => crate::rip::run(r, &crate::rip::RipContext::default(), cancel, on_event),
         JobSpec::Sync(s) => crate::sync::run(s, cancel, on_event),
+        JobSpec::Gain(g) => crate::gain::run(g, cancel, on_event),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod convert;
 pub mod cuesplit;
 pub mod disc;
 pub mod engine;
+pub mod gain;
 pub mod join;
 pub mod naming;
 pub mod replaygain;
@@ -23,4 +24,5 @@ pub mod sync;
 
 pub use convert::ConvertSpec;
 pub use engine::{run, Event, JobSpec, Summary};
+pub use gain::GainSpec;
 pub use sync::SyncSpec;

@@ -20,15 +20,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use aj_codec::decode::{self, MediaInfo};
+use aj_codec::decode::MediaInfo;
 use aj_codec::output::PendingOutput;
 use aj_codec::tags::{self, TagKey, Tags};
 use aj_codec::{Error, Format};
-use aj_core::CancelToken;
-use aj_dsp::loudness::{LoudnessMeter, Measurement, PeakMode, ReplayGain};
-
-/// Frames per block read when measuring.
-const BLOCK_FRAMES: usize = 8192;
+use aj_dsp::loudness::{Measurement, ReplayGain};
 
 /// The Opus track gain key (RFC 7845 §5.2.1).
 pub const R128_TRACK_GAIN: &str = "R128_TRACK_GAIN";
@@ -157,26 +153,6 @@ fn drop_foreign_keys(tags: &mut Tags, format: Format) {
         tags.remove(&TagKey::Other(R128_TRACK_GAIN.into()));
         tags.remove(&TagKey::Other(R128_ALBUM_GAIN.into()));
     }
-}
-
-/// Decodes `path` to the end and measures it.
-///
-/// # Errors
-/// The decoder's errors (unreadable, damaged, unsupported), or
-/// cancellation.
-pub fn measure_file(
-    path: &Path,
-    peaks: PeakMode,
-    cancel: &CancelToken,
-) -> Result<(Measurement, MediaInfo), Error> {
-    let mut decoder = decode::open(path)?;
-    let info = decoder.info().clone();
-    let mut meter = LoudnessMeter::new(decoder.spec(), peaks)?;
-    while let Some(block) = decoder.read(BLOCK_FRAMES)? {
-        cancel.check()?;
-        meter.add(&block)?;
-    }
-    Ok((meter.measurement(), info))
 }
 
 /// Rewrites the tags of the finished file `path` (of `format`): reads them,

@@ -280,7 +280,7 @@ impl Drives {
     /// drive named: the first drive's, as the job will open it).
     pub fn key_of_job(&self, spec: &JobSpec) -> Option<String> {
         let drive = match spec {
-            JobSpec::Convert(_) | JobSpec::Sync(_) => return None,
+            JobSpec::Convert(_) | JobSpec::Sync(_) | JobSpec::Gain(_) => return None,
             JobSpec::Rip(r) => r.drive.as_deref(),
             JobSpec::DiscInfo(d) => d.drive.as_deref(),
         };
@@ -338,6 +338,7 @@ impl Drives {
         match spec {
             JobSpec::Convert(c) => Ok(JobSpec::Convert(c)),
             JobSpec::Sync(s) => Ok(JobSpec::Sync(s)),
+            JobSpec::Gain(g) => Ok(JobSpec::Gain(g)),
             JobSpec::Rip(mut r) => {
                 r.drive = Some(self.resolve(r.drive.as_deref())?);
                 Ok(JobSpec::Rip(r))

@@ -573,6 +573,9 @@ impl Manager {
                 (JobSpec::Rip(r), 0, dirs)
             }
             JobSpec::DiscInfo(d) => (JobSpec::DiscInfo(d), 0, Vec::new()),
+            // A gain job decodes one file at a time, then rewrites tags
+            // in place: the slot it holds, no new folder.
+            JobSpec::Gain(g) => (JobSpec::Gain(g), 0, Vec::new()),
             // A sync works on as many files at once as it has slots.
             JobSpec::Sync(mut s) => {
                 let want = s.threads().min(self.limit).max(1);
@@ -729,7 +732,7 @@ impl Tracker {
                 self.current.remove(&d.index);
                 self.finished += 1;
             }
-            Event::Warning { .. } | Event::DiscInfo { .. } => {}
+            Event::Warning { .. } | Event::DiscInfo { .. } | Event::Loudness(_) => {}
         }
     }
 

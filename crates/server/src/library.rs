@@ -124,7 +124,35 @@ impl Library {
                 Ok(JobSpec::DiscInfo(d))
             }
             JobSpec::Sync(s) => self.confine_sync(s).map(JobSpec::Sync),
+            JobSpec::Gain(g) => self.confine_gain(g).map(JobSpec::Gain),
         }
+    }
+
+    /// A gain job rewrites the tags of files inside the roots: each path
+    /// given is resolved, and the files its folders expand to are checked
+    /// again (a link inside a folder may lead out of the roots).
+    fn confine_gain(&self, mut spec: aj_jobs::GainSpec) -> Result<aj_jobs::GainSpec, ApiError> {
+        if spec.files.is_empty() {
+            return Err(ApiError::bad_request(
+                "a gain job needs at least one file or folder",
+            ));
+        }
+        if spec.files.len() > MAX_GAIN_FILES {
+            return Err(ApiError::bad_request(format!(
+                "{} files: a gain job takes at most {MAX_GAIN_FILES} (give their folders instead)",
+                spec.files.len()
+            )));
+        }
+        spec.files = spec
+            .files
+            .iter()
+            .map(|p| self.resolve(p))
+            .collect::<Result<_, _>>()?;
+        let plan = aj_jobs::gain::plan(&spec, &CancelToken::new());
+        for f in &plan.files {
+            self.resolve(&f.path)?;
+        }
+        Ok(spec)
     }
 
     /// A sync reads a library folder and writes a mirror folder, both
@@ -215,6 +243,9 @@ impl Library {
         }
         check_threads(spec.threads)?;
         check_encoder(&spec.encoder)?;
+        // Rate, depth, channels and gain within what the document states
+        // (and what the format can hold), so that a stored spec fits it.
+        spec.dsp.check(spec.format).map_err(ApiError::bad_request)?;
         spec.inputs = spec
             .inputs
             .iter()
@@ -248,6 +279,10 @@ impl Library {
         Ok(spec)
     }
 }
+
+/// Most paths one gain job names (the OpenAPI document's `maxItems`);
+/// folders stand for any number of files.
+pub const MAX_GAIN_FILES: usize = 10_000;
 
 /// A job's thread count within the bounds the API document states.
 fn check_threads(threads: usize) -> Result<(), ApiError> {
@@ -485,6 +520,18 @@ impl Library {
             // A sync's temporary files sit beside its mirror files, all over
             // the mirror: they are removed by the next sync (see aj-jobs).
             JobSpec::Sync(_) => Vec::new(),
+            // A gain job rewrites each file through a copy beside it.
+            JobSpec::Gain(g) => {
+                for f in aj_jobs::gain::plan(g, &CancelToken::new()).files {
+                    if let (Some(dir), Some(name)) = (f.path.parent(), f.path.file_name()) {
+                        by_dir
+                            .entry(dir.to_path_buf())
+                            .or_default()
+                            .push(format!(".{}.", name.to_string_lossy()));
+                    }
+                }
+                Vec::new()
+            }
         };
         for item in items {
             let Some(out) = item.output() else { continue };

@@ -245,12 +245,13 @@ fn schemas() -> Value {
             }
         },
         "JobSpec": {
-            "description": "A job: a conversion, a rip, reading a disc, or keeping a mirror",
+            "description": "A job: a conversion, a rip, reading a disc, keeping a mirror, or ReplayGain tags",
             "oneOf": [
                 { "$ref": "#/components/schemas/ConvertJob" },
                 { "$ref": "#/components/schemas/RipJob" },
                 { "$ref": "#/components/schemas/DiscInfoJob" },
-                { "$ref": "#/components/schemas/SyncJob" }
+                { "$ref": "#/components/schemas/SyncJob" },
+                { "$ref": "#/components/schemas/GainJob" }
             ],
             "discriminator": {
                 "propertyName": "kind",
@@ -258,7 +259,8 @@ fn schemas() -> Value {
                     "convert": "#/components/schemas/ConvertJob",
                     "rip": "#/components/schemas/RipJob",
                     "disc_info": "#/components/schemas/DiscInfoJob",
-                    "sync": "#/components/schemas/SyncJob"
+                    "sync": "#/components/schemas/SyncJob",
+                    "gain": "#/components/schemas/GainJob"
                 }
             }
         },
@@ -386,6 +388,7 @@ fn schemas() -> Value {
     let (job, totals) = sync_schemas();
     if let Some(schemas) = all.as_object_mut() {
         schemas.insert("SyncJob".into(), job);
+        schemas.insert("GainJob".into(), gain_schema());
     }
     if let Some(props) = all
         .pointer_mut("/Job/properties/summary/properties")
@@ -394,6 +397,23 @@ fn schemas() -> Value {
         props.insert("sync".into(), totals);
     }
     all
+}
+
+/// `GainJob`: loudness measured and ReplayGain 2.0 tags written, as `aj
+/// gain` builds it.
+fn gain_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "Measure loudness (EBU R128) and write ReplayGain 2.0 tags into files in place (R128_TRACK_GAIN/R128_ALBUM_GAIN in Opus), as `aj gain` builds it. Every file is measured before any is changed: cancelled while measuring, nothing is written. The job's log holds a `loudness` event per file (`index`, `file`, `loudness_lufs`, `loudness_range_lu`, `gain_db`, `peak`, `sample_peak`, `true_peak`, `r128_gain_q78` for Opus, `written`, `note`) and per album (`album: true`, and `folder` for a folder's album), beside file_started, file_done and file_failed. Paths are relative to a library folder or absolute inside one.",
+        "required": ["kind", "files"],
+        "properties": {
+            "kind": { "type": "string", "enum": ["gain"] },
+            "files": { "type": "array", "minItems": 1, "maxItems": crate::library::MAX_GAIN_FILES, "items": { "type": "string" }, "description": "Files, or folders searched recursively for WAV, AIFF, FLAC, MP3, Ogg Vorbis and Opus files (hidden entries left out)" },
+            "album": { "type": "boolean", "default": false, "description": "Also write album gain and peak: one album over the files named one by one, and one per folder over the files found in folders" },
+            "true_peak": { "type": "boolean", "default": false, "description": "Peak tags hold the true peak (ITU-R BS.1770-4 Annex 2) instead of the sample peak" },
+            "dry_run": { "type": "boolean", "default": false, "description": "Measure and report only; change no file" }
+        }
+    })
 }
 
 /// `SyncJob`, and the `sync` counts of a job's summary.

@@ -443,6 +443,11 @@
     const spec = job.spec || {};
     const fmt = spec.format ? String(spec.format).toUpperCase() : '?';
     if (spec.kind === 'rip') return `#${job.id} · rip ${spec.drive ? String(spec.drive) : 'from the first drive'} → ${fmt}`;
+    if (spec.kind === 'gain') {
+      const files = Array.isArray(spec.files) ? spec.files : [];
+      const what = files.length === 1 ? basename(files[0]) : plural(files.length, 'file or folder', 'files or folders');
+      return `#${job.id} · ReplayGain ${what}${spec.album ? ' (album)' : ''}${spec.dry_run ? ', measured only' : ''}`;
+    }
     if (spec.kind !== 'convert') return `#${job.id} · ${String(spec.kind || 'job')}`;
     const inputs = Array.isArray(spec.inputs) ? spec.inputs : [];
     const first = inputs.length ? basename(inputs[0]) : '(no input)';
@@ -460,6 +465,7 @@
     if (!s) return '';
     let done = `${s.ok} converted`;
     if (kind === 'rip') done = `${plural(s.ok, 'track', 'tracks')} ripped`;
+    else if (kind === 'gain') done = `${s.ok} measured`;
     else if (join) done = s.ok ? 'joined into one image' : 'nothing joined';
     const parts = [done];
     if (kind === 'rip' && s.accurate) parts.push(`${s.accurate} accurate (AccurateRip)`);
@@ -735,11 +741,24 @@
       case 'track_started':
         if (spec.kind === 'convert') return `${n(ev.index)}: track ${ev.track} of the image from ${ev.file}`;
         return `track ${ev.track}: reading → ${ev.file}`;
+      case 'loudness':
+        return `${ev.album ? `album${ev.folder ? ` ${ev.folder}` : ''}` : n(ev.index)}: ${loudnessText(ev)}${ev.album ? '' : ev.written ? ', tags written' : ', not written'}`;
       case 'track_done':
         return `track ${ev.track}: done, CRC32 ${ev.crc32}${ev.verified ? ', verified' : ''}${ev.file ? ` → ${ev.file}` : ''}`;
       default:
         return JSON.stringify(ev);
     }
+  }
+
+  /** A loudness event's values: `-14.20 LUFS, gain -3.80 dB, peak 0.501187`. */
+  function loudnessText(ev) {
+    const num = (v, d) => (typeof v === 'number' && isFinite(v) ? v.toFixed(d) : null);
+    const lufs = num(ev.loudness_lufs, 2);
+    const gain = num(ev.gain_db, 2);
+    const parts = [lufs === null ? 'silent' : `${lufs} LUFS`];
+    if (gain !== null) parts.push(`gain ${ev.gain_db > 0 ? '+' : ''}${gain} dB`);
+    if (num(ev.peak, 6) !== null) parts.push(`peak ${num(ev.peak, 6)}`);
+    return parts.join(', ');
   }
 
   function renderLog(entries) {
@@ -761,21 +780,25 @@
       if (ev.input) f.input = String(ev.input);
       switch (ev.event) {
         case 'file_started':
-          f.output = String(ev.output || '');
+          // A gain job rewrites its files in place: no output to show.
+          f.output = spec.kind === 'gain' ? '' : String(ev.output || '');
           f.state = 'converting';
           break;
         case 'progress':
           if (isFinite(ev.percent) && ev.percent !== null) f.percent = ev.percent;
           break;
         case 'stage':
-          f.state = ev.stage === 'verify' ? 'verifying' : String(ev.stage);
+          f.state = ev.stage === 'verify' ? 'verifying' : ev.stage === 'measure' ? 'measuring' : ev.stage === 'tag' ? 'tagging' : String(ev.stage);
           if (join) f.note = '';
           break;
         case 'file_done':
-          f.output = String(ev.output || f.output);
+          if (spec.kind !== 'gain') f.output = String(ev.output || f.output);
           f.state = 'done';
           f.percent = 100;
-          f.note = ev.verified ? 'verified' : '';
+          if (spec.kind !== 'gain') f.note = ev.verified ? 'verified' : '';
+          break;
+        case 'loudness':
+          f.note = loudnessText(ev) + (ev.written ? '' : ' · not written');
           break;
         case 'file_failed':
           f.state = 'failed';
@@ -817,7 +840,7 @@
       ...list.map((f) => {
         const state = el('div', { class: `file-state ${f.state === 'failed' ? 'bad' : f.state === 'done' ? 'good' : ''}` });
         let text = f.state;
-        if (f.state === 'converting') text = `converting · ${Math.floor(f.percent)}%`;
+        if (f.state === 'converting' || f.state === 'measuring') text = `${f.state} · ${Math.floor(f.percent)}%`;
         if (f.note) text += ` · ${f.note}`;
         state.append(text);
         const li = el(
@@ -832,7 +855,7 @@
           ),
           state,
         );
-        if (f.state === 'converting' || f.state === 'verifying') {
+        if (f.state === 'converting' || f.state === 'verifying' || f.state === 'measuring') {
           const bar = el('div', { class: 'bar', 'attr:role': 'progressbar', 'attr:aria-valuemin': 0, 'attr:aria-valuemax': 100, 'attr:aria-label': `${basename(f.input)} progress` }, el('span'));
           setBar(bar, 'running', f.percent, `${Math.floor(f.percent)}%`);
           li.append(bar);
