@@ -9,7 +9,10 @@
 //! progress until it is done. It also joins two generated WAVs into one
 //! 24-bit FLAC image with its cue sheet, through the form's join choice and
 //! "More options", checks the job detail shows library paths relative to
-//! the library, and checks the form's own validation messages.
+//! the library, and checks the form's own validation messages. Last, it
+//! gives two generated WAVs of different levels ReplayGain tags: measured
+//! only, then written with album gain after the page asks; the tags in the
+//! files are compared here with the table the page showed.
 //!
 //! Needs `chromium`, `node` and `npm ci` run in `tests/e2e/`; skipped
 //! without them unless AJ_REQUIRE_TOOLS=1. Set AJ_SCREENSHOTS=DIR to keep a
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aj_codec::tags::TagKey;
 use aj_server::{App, Config, Server};
 use serde_json::{json, Value};
 
@@ -59,6 +63,11 @@ const JOIN_FILES: [&str; 2] = ["01 low.wav", "02 high.wav"];
 const JOIN_NAME: &str = "Both tones";
 const JOIN_OUT: &str = "joined";
 
+/// The folder holding the two files the page writes ReplayGain tags into:
+/// 1 s sines, the second 12 dB quieter than the first.
+const GAIN_DIR: &str = "gain";
+const GAIN_FILES: [(&str, f64); 2] = [("01 loud.wav", 0.5), ("02 quiet.wav", 0.125)];
+
 /// A library with `album/tone.wav` and `album/broken.wav`, and a server on
 /// it serving `drives`.
 fn start(root: &Path, token: Option<&str>, drives: &[&str]) -> Server {
@@ -70,6 +79,11 @@ fn start(root: &Path, token: Option<&str>, drives: &[&str]) -> Server {
     for (name, freq) in JOIN_FILES.iter().zip([330.0, 660.0]) {
         let samples = aj_testkit::sine(44_100, 2, 44_100, 16, freq, 0.5);
         aj_testkit::write_wav(&lib.join(JOIN_DIR).join(name), &samples, 2, 44_100, 16);
+    }
+    std::fs::create_dir_all(lib.join(GAIN_DIR)).unwrap();
+    for (name, amplitude) in GAIN_FILES {
+        let samples = aj_testkit::sine(44_100, 2, 44_100, 16, 440.0, amplitude);
+        aj_testkit::write_wav(&lib.join(GAIN_DIR).join(name), &samples, 2, 44_100, 16);
     }
     // Names that are not UTF-8 (a Latin-1 é): listed, not pickable; the
     // folder opens.
@@ -189,6 +203,10 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
             // The library's absolute path, which the page must not show.
             "root": t.path().join("open/lib").canonicalize().unwrap(),
         },
+        "gain": {
+            "folder": GAIN_DIR,
+            "files": GAIN_FILES.map(|(name, _)| name),
+        },
     });
     let (ok, last, stderr) = run_script(&config);
     let result: Value = serde_json::from_str(&last)
@@ -265,11 +283,41 @@ fn the_web_page_converts_a_file_in_a_real_browser() {
         [format!("{JOIN_NAME}.cue"), format!("{JOIN_NAME}.flac")]
     );
 
+    // The ReplayGain tags the page wrote: what its table showed, the same
+    // album gain in both files.
+    let rows = result["gain"]["rows"].as_array().unwrap();
+    let albums = result["gain"]["albums"].as_array().unwrap();
+    assert_eq!((rows.len(), albums.len()), (2, 1), "{result}");
+    let album_gain = albums[0]["gain"].as_str().unwrap();
+    for ((name, _), row) in GAIN_FILES.iter().zip(rows) {
+        assert_eq!(row["file"], *name, "{result}");
+        let path = t.path().join("open/lib").join(GAIN_DIR).join(name);
+        let tags = aj_codec::tags::read(&path)
+            .unwrap_or_else(|e| panic!("the tags of {}: {e}", path.display()));
+        assert_eq!(
+            tags.get(&TagKey::ReplayGainTrackGain),
+            row["gain"].as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            tags.get(&TagKey::ReplayGainAlbumGain),
+            Some(album_gain),
+            "{name}"
+        );
+        let peak = tags.get(&TagKey::ReplayGainTrackPeak).unwrap_or_default();
+        assert!(
+            row["peak"].as_str().unwrap().starts_with(peak),
+            "{name}: peak {peak} in the tags, {} on the page",
+            row["peak"]
+        );
+    }
+
     // The first server's first job was deleted from the page; its failed
-    // job, its join, its rip and the token server's job remain.
+    // job, its join, its two gain jobs, its rip and the token server's job
+    // remain.
     open.stop().unwrap();
     locked.stop().unwrap();
-    assert_eq!(stored_jobs(&t.path().join("open/data")), 3);
+    assert_eq!(stored_jobs(&t.path().join("open/data")), 5);
     assert_eq!(stored_jobs(&t.path().join("locked/data")), 1);
 
     let shots_taken = result["screenshots"].as_array().unwrap();

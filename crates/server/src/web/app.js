@@ -445,8 +445,9 @@
     if (spec.kind === 'rip') return `#${job.id} · rip ${spec.drive ? String(spec.drive) : 'from the first drive'} → ${fmt}`;
     if (spec.kind === 'gain') {
       const files = Array.isArray(spec.files) ? spec.files : [];
-      const what = files.length === 1 ? basename(files[0]) : plural(files.length, 'file or folder', 'files or folders');
-      return `#${job.id} · ReplayGain ${what}${spec.album ? ' (album)' : ''}${spec.dry_run ? ', measured only' : ''}`;
+      const first = files.length ? basename(files[0]) : '(no file)';
+      const more = files.length > 1 ? ` and ${files.length - 1} more` : '';
+      return `#${job.id} · ReplayGain ${first}${more}${spec.album ? ' (album)' : ''}${spec.dry_run ? ', measured only' : ''}`;
     }
     if (spec.kind !== 'convert') return `#${job.id} · ${String(spec.kind || 'job')}`;
     const inputs = Array.isArray(spec.inputs) ? spec.inputs : [];
@@ -461,11 +462,14 @@
     return p && isFinite(p.percent) ? Math.max(0, Math.min(100, p.percent)) : 0;
   }
 
-  function summaryText(s, kind, join) {
+  /** A job's summary in words; `spec` is the job's. */
+  function summaryText(s, spec) {
     if (!s) return '';
+    const kind = spec && spec.kind;
+    const join = spec && spec.join;
     let done = `${s.ok} converted`;
     if (kind === 'rip') done = `${plural(s.ok, 'track', 'tracks')} ripped`;
-    else if (kind === 'gain') done = `${s.ok} measured`;
+    else if (kind === 'gain') done = spec.dry_run ? `${s.ok} measured, no file changed` : `${s.ok} measured and tagged`;
     else if (join) done = s.ok ? 'joined into one image' : 'nothing joined';
     const parts = [done];
     if (kind === 'rip' && s.accurate) parts.push(`${s.accurate} accurate (AccurateRip)`);
@@ -492,12 +496,12 @@
       }
       case 'done': {
         const took = between(job.started_at, job.finished_at);
-        return [summaryText(job.summary, job.spec && job.spec.kind, job.spec && job.spec.join), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
+        return [summaryText(job.summary, job.spec), isFinite(took) ? `took ${fmtDuration(took)}` : ''].filter(Boolean).join(' · ');
       }
       case 'interrupted':
         return 'interrupted when the server stopped; retry to run it again';
       default:
-        return relText(job.error) || summaryText(job.summary, job.spec && job.spec.kind, job.spec && job.spec.join) || job.state;
+        return relText(job.error) || summaryText(job.summary, job.spec) || job.state;
     }
   }
 
@@ -585,6 +589,9 @@
     setText('action-error', '');
     setText('detail-error', '');
     $('files').replaceChildren();
+    $('gain-results').hidden = true;
+    $('gain-rows').replaceChildren();
+    $('gain-albums').replaceChildren();
     $('log').replaceChildren();
     setText('log-count', '0');
     $('detail-title').focus();
@@ -639,6 +646,17 @@
   function renderSpec(spec) {
     const rows = [];
     const add = (k, v) => rows.push(el('dt', {}, k), el('dd', {}, v));
+    if (spec.kind === 'gain') {
+      add('What', spec.dry_run ? 'measure only (no file changed)' : 'write ReplayGain 2.0 tags into the files');
+      add('Album gain', spec.album ? 'yes: one album per folder, and the files chosen one by one as one' : 'no');
+      add('Peak', spec.true_peak ? 'true peak' : 'sample peak');
+      const files = Array.isArray(spec.files) ? spec.files : [];
+      const ul = el('ul', { class: 'plain' });
+      for (const f of files) ul.append(el('li', {}, showPath(f)));
+      rows.push(el('dt', {}, files.length === 1 ? 'File' : 'Files'), el('dd', {}, ul));
+      $('detail-spec').replaceChildren(...rows);
+      return;
+    }
     if (spec.kind !== 'convert') {
       // Another kind of job: its settings as they are.
       for (const [k, v] of Object.entries(spec)) {
@@ -733,7 +751,7 @@
       case 'file_skipped':
         return `${n(ev.index)}: skipped: ${ev.reason}`;
       case 'summary':
-        return `finished: ${summaryText(ev, spec.kind, spec.join)}`;
+        return `finished: ${summaryText(ev, spec)}`;
       case 'warning':
         return `warning: ${ev.message}`;
       case 'rip_started':
@@ -761,6 +779,68 @@
     return parts.join(', ');
   }
 
+  /** A gain in dB as the ReplayGain tags hold it: `+1.00 dB`, `-6.20 dB`. */
+  function fmtRgGain(db) {
+    if (typeof db !== 'number' || !isFinite(db)) return null;
+    return `${db < 0 ? '-' : '+'}${Math.abs(db).toFixed(2)} dB`;
+  }
+
+  /** A linear peak, and in dBFS: `0.501187 (−6.0 dBFS)`. */
+  function fmtPeak(peak) {
+    if (typeof peak !== 'number' || !isFinite(peak)) return '';
+    const db = peak > 0 ? 20 * Math.log10(peak) : -Infinity;
+    const dbText = isFinite(db) ? `${db < 0 ? '−' : ''}${Math.abs(db).toFixed(1)} dBFS` : '−∞ dBFS';
+    return `${peak.toFixed(6)} (${dbText})`;
+  }
+
+  /** The table of a gain job's `loudness` events: one row per file, one line per album. */
+  function renderGain(events, spec) {
+    const box = $('gain-results');
+    box.hidden = events.length === 0;
+    if (!events.length) {
+      $('gain-rows').replaceChildren();
+      $('gain-albums').replaceChildren();
+      return;
+    }
+    setText('gain-peak-head', spec.true_peak ? 'True peak' : 'Peak');
+    const lufs = (ev) => (typeof ev.loudness_lufs === 'number' && isFinite(ev.loudness_lufs) ? `${ev.loudness_lufs.toFixed(2)} LUFS` : 'silent');
+    const files = events.filter((ev) => !ev.album && typeof ev.index === 'number').sort((a, b) => a.index - b.index);
+    const cell = (cls, label, ...children) => el('td', { class: cls, 'attr:data-label': label }, ...children);
+    $('gain-rows').replaceChildren(
+      ...files.map((ev) => {
+        const path = String(ev.file || '');
+        const written = ev.written ? 'written' : spec.dry_run ? 'measured only' : 'not written';
+        return el(
+          'tr',
+          { 'attr:data-index': ev.index, 'attr:data-written': ev.written ? 'yes' : 'no' },
+          el('th', { scope: 'row', class: 'rg-file', title: showPath(path), 'attr:data-label': 'File' }, basename(path), ev.note ? el('span', { class: 'rg-row-note' }, relText(ev.note)) : null),
+          cell('rg-lufs num', 'Loudness', lufs(ev)),
+          cell('rg-gain num', 'Gain', fmtRgGain(ev.gain_db) || '—'),
+          cell('rg-peak num', spec.true_peak ? 'True peak' : 'Peak', fmtPeak(ev.peak)),
+          cell(`rg-written ${ev.written ? 'good' : ''}`, 'Tags', written),
+        );
+      }),
+    );
+    const albums = events.filter((ev) => ev.album);
+    $('gain-albums').replaceChildren(
+      ...albums.map((ev) => {
+        const where = ev.folder ? `folder ${showPath(String(ev.folder))}` : albums.length > 1 ? 'the files chosen one by one' : '';
+        const gain = fmtRgGain(ev.gain_db);
+        return el(
+          'li',
+          { 'attr:data-folder': ev.folder ? String(ev.folder) : '' },
+          el('span', { class: 'rg-album-name' }, where ? `Album (${where})` : 'Album'),
+          ' ',
+          el('span', { class: 'rg-album-lufs' }, lufs(ev)),
+          ' · gain ',
+          el('strong', { class: 'rg-album-gain' }, gain || '—'),
+          ` · ${spec.true_peak ? 'true peak' : 'peak'} `,
+          el('span', { class: 'rg-album-peak' }, fmtPeak(ev.peak)),
+        );
+      }),
+    );
+  }
+
   function renderLog(entries) {
     const job = S.jobs.get(S.detailId);
     const spec = (job && job.spec) || {};
@@ -771,9 +851,11 @@
       return files.get(i);
     };
     const items = [];
+    const loud = [];
     for (const entry of entries) {
       const ev = entry && entry.event;
       if (!ev || typeof ev !== 'object') continue;
+      if (ev.event === 'loudness') loud.push(ev);
       items.push(el('li', {}, el('time', { dateTime: String(entry.time || '') }, fmtClock(entry.time)), relText(describe(ev, spec))));
       if (typeof ev.index !== 'number') continue;
       const f = file(ev.index);
@@ -798,7 +880,8 @@
           if (spec.kind !== 'gain') f.note = ev.verified ? 'verified' : '';
           break;
         case 'loudness':
-          f.note = loudnessText(ev) + (ev.written ? '' : ' · not written');
+          // The values are in the table below the files.
+          f.note = ev.written ? 'tags written' : spec.dry_run ? 'measured only' : 'not written';
           break;
         case 'file_failed':
           f.state = 'failed';
@@ -830,6 +913,7 @@
           break;
       }
     }
+    renderGain(spec.kind === 'gain' ? loud : [], spec);
     const log = $('log');
     log.replaceChildren(...items);
     setText('log-count', String(items.length));
@@ -1052,6 +1136,9 @@
     list.replaceChildren(...items);
     setText('selected-count', String(S.selected.size));
     $('selected-clear').hidden = S.selected.size === 0;
+    $('rg-box').hidden = S.selected.size === 0;
+    // The question names what is chosen: asked again after a change.
+    confirmGain(false);
   }
 
   // ------------------------------------------------------------ the form
@@ -1309,6 +1396,53 @@
       setText('submit-error', `The job was not started: ${relText(e.message)}`);
     } finally {
       button.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------ ReplayGain
+
+  /** The chosen files and folders in words: `2 files`, `the audio files of 1 folder and 1 file`. */
+  function chosenText() {
+    const kinds = [...S.selected.values()];
+    const folders = kinds.filter((e) => e.kind === 'folder').length;
+    const files = kinds.length - folders;
+    if (!folders) return files === 1 ? 'the chosen file' : `the ${files} chosen files`;
+    const parts = [`the audio files of ${plural(folders, 'folder', 'folders')}`];
+    if (files) parts.push(plural(files, 'file', 'files'));
+    return parts.join(' and ');
+  }
+
+  /** Shows or hides the "write tags?" question under the ReplayGain buttons. */
+  function confirmGain(show) {
+    $('rg-confirm').hidden = !show;
+    $('rg-write').setAttribute('aria-expanded', String(show));
+    if (show) {
+      setText('rg-confirm-text', `Write ReplayGain tags into ${chosenText()}?`);
+      $('rg-confirm-yes').focus();
+    }
+  }
+
+  /** Posts a gain job for the chosen files; `dryRun`: measure only. Opens the job's detail. */
+  async function startGain(dryRun) {
+    setText('rg-error', '');
+    const files = [...S.selected.keys()];
+    if (!files.length) {
+      setText('rg-error', 'Choose at least one file or folder first.');
+      return;
+    }
+    const spec = { kind: 'gain', files, album: $('rg-album').checked, true_peak: $('rg-true-peak').checked, dry_run: dryRun };
+    const buttons = ['rg-measure', 'rg-write', 'rg-confirm-yes'].map($);
+    for (const b of buttons) b.disabled = true;
+    try {
+      const job = await api('POST', 'api/v1/jobs', spec);
+      if (!S.jobs.has(job.id)) upsertJob(job, true);
+      announce(`Job ${job.id} queued.`);
+      confirmGain(false);
+      location.hash = `#/jobs/${job.id}`;
+    } catch (e) {
+      setText('rg-error', `The job was not started: ${relText(e.message)}`);
+    } finally {
+      for (const b of buttons) b.disabled = false;
     }
   }
 
@@ -1622,6 +1756,13 @@
       // As the library shows it, when that leads back to the same folder.
       const shown = showPath(S.browsePath);
       $('outdir').value = serverPath(shown) === S.browsePath.replace(/\/+$/, '') ? shown : S.browsePath;
+    });
+    $('rg-measure').addEventListener('click', () => startGain(true));
+    $('rg-write').addEventListener('click', () => confirmGain($('rg-confirm').hidden));
+    $('rg-confirm-yes').addEventListener('click', () => startGain(false));
+    $('rg-confirm-no').addEventListener('click', () => {
+      confirmGain(false);
+      $('rg-write').focus();
     });
     $('new-form').addEventListener('submit', submit);
     $('new-form').addEventListener('input', updateOptions);

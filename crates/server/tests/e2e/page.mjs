@@ -16,7 +16,9 @@
 //     "join": { "folder": "tracks",             two WAVs in this folder of the first library,
 //               "files": ["…", "…"],            joined by the page into one image
 //               "name": "…", "out": "joined",   named so, in this folder of the library
-//               "root": "/…/lib" } }            the library's path, never shown by the page
+//               "root": "/…/lib" },             the library's path, never shown by the page
+//     "gain": { "folder": "gain",               two WAVs of different levels in this folder of
+//               "files": ["…", "…"] } }          the first library, given ReplayGain tags by the page
 // Prints one JSON line with what it saw; exits non-zero on failure.
 
 import { chromium } from 'playwright-core';
@@ -449,6 +451,143 @@ async function joinTracks(browser) {
   }
 }
 
+/** What the detail of a gain job shows: its table's rows and its album lines. */
+async function readGain(page) {
+  return page.evaluate(() => ({
+    rows: [...document.querySelectorAll('#gain-rows tr')].map((tr) => ({
+      file: tr.querySelector('.rg-file').firstChild.textContent,
+      lufs: tr.querySelector('.rg-lufs').textContent,
+      gain: tr.querySelector('.rg-gain').textContent,
+      peak: tr.querySelector('.rg-peak').textContent,
+      written: tr.querySelector('.rg-written').textContent,
+    })),
+    albums: [...document.querySelectorAll('#gain-albums li')].map((li) => ({
+      text: li.textContent,
+      gain: li.querySelector('.rg-album-gain').textContent,
+    })),
+  }));
+}
+
+/** Waits for the page to show the detail of a job other than `previous`, done; returns its id. */
+async function gainJobDone(page, previous) {
+  await page.waitForFunction((p) => {
+    const m = /^#\/jobs\/(\d+)$/.exec(location.hash);
+    return m && m[1] !== p;
+  }, previous, { timeout: STEP_MS });
+  const id = /^#\/jobs\/(\d+)$/.exec(await page.evaluate(() => location.hash))[1];
+  await page.locator('#detail-title', { hasText: `Job #${id}` }).waitFor({ timeout: STEP_MS });
+  await page.locator('#detail-badge', { hasText: 'done' }).waitFor({ timeout: STEP_MS });
+  await page.locator('#gain-albums li').first().waitFor({ timeout: STEP_MS });
+  await page.locator('#gain-rows tr').nth(1).waitFor({ timeout: STEP_MS });
+  return id;
+}
+
+/**
+ * ReplayGain tags for two chosen files, from the page: measured only first
+ * (nothing written), then written with album gain after the page asks; the
+ * job's detail shows the values in a table. The Rust side compares the
+ * files' tags with what the table shows.
+ */
+async function gainTags(browser) {
+  const g = cfg.gain;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await csp(context);
+  const page = await context.newPage();
+  const problems = [];
+  watch(page, problems);
+  step('gain: choose two files');
+  await page.goto(cfg.url);
+  await page.locator('#st-events', { hasText: 'live' }).waitFor({ timeout: STEP_MS });
+  check(await page.locator('#rg-box').isHidden(), 'no ReplayGain action before files are chosen');
+  await chooseInputs(page, g.folder, g.files);
+  check(await page.locator('#rg-box').isVisible(), 'the ReplayGain action shows with files chosen');
+  check((await page.locator('#rg-hint').textContent()).includes('into the chosen files themselves'), 'the page says the files change');
+  await page.getByLabel('Album gain too').check();
+  const bad = await unlabelled(page);
+  check(bad.length === 0, `every control has a label: ${bad.join(' | ')}`);
+  check((await tooWide(page)) <= 0, 'the form fits the window');
+  await shot(page, 'desktop-gain-form', true);
+
+  step('gain: measure only');
+  const posted = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/api/v1/jobs')) posted.push(JSON.parse(r.postData()));
+  });
+  await page.getByRole('button', { name: 'Measure only' }).click();
+  const dryId = await gainJobDone(page, '');
+  check(posted.length === 1, `one job posted: ${JSON.stringify(posted)}`);
+  const p0 = posted[0];
+  check(p0.kind === 'gain' && p0.album === true && p0.true_peak === false && p0.dry_run === true, `a gain job, measured only: ${JSON.stringify(p0)}`);
+  check(p0.files.length === 2 && g.files.every((f, i) => p0.files[i].endsWith(`/${g.folder}/${f}`)), `the chosen files: ${JSON.stringify(p0.files)}`);
+  const dry = await readGain(page);
+  check(dry.rows.length === 2 && dry.rows.every((r) => r.written === 'measured only'), `nothing written: ${JSON.stringify(dry)}`);
+  check(dry.rows.map((r) => r.file).join('|') === g.files.join('|'), `the table names the files: ${JSON.stringify(dry.rows)}`);
+  check((await page.locator('#detail-spec').textContent()).includes('measure only'), 'the settings say measure only');
+  check((await page.locator('#detail-line').textContent()).startsWith('2 measured, no file changed'), 'the summary says no file changed');
+
+  step('gain: writing asks first');
+  await page.getByRole('button', { name: 'Write tags…' }).click();
+  await page.locator('#rg-confirm').waitFor({ state: 'visible' });
+  const question = await page.locator('#rg-confirm').textContent();
+  check(question.includes('into the 2 chosen files?') && question.includes('changes those files'), `the page asks: ${question}`);
+  check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'rg-confirm-yes'), 'the answer gets the focus');
+  await page.getByRole('button', { name: 'Not now' }).click();
+  check(await page.locator('#rg-confirm').isHidden(), '"Not now" closes the question');
+  check(posted.length === 1, 'no job without a yes');
+  await page.getByRole('button', { name: 'Write tags…' }).click();
+  check((await tooWide(page)) <= 0, 'the question fits the window');
+  await shot(page, 'desktop-gain-confirm', true);
+
+  step('gain: write the tags and read the table');
+  await page.getByRole('button', { name: 'Yes, write the tags' }).click();
+  const id = await gainJobDone(page, dryId);
+  check(posted.length === 2 && posted[1].dry_run === false && posted[1].album === true, `the tags job: ${JSON.stringify(posted[1])}`);
+  const wrote = await readGain(page);
+  check(wrote.rows.length === 2 && wrote.rows.every((r) => r.written === 'written'), `the tags were written: ${JSON.stringify(wrote)}`);
+  check(wrote.rows.every((r, i) => r.gain === dry.rows[i].gain && r.lufs === dry.rows[i].lufs), `the same values as measured: ${JSON.stringify([dry, wrote])}`);
+  check(wrote.rows.every((r) => /^[+-]\d+\.\d\d dB$/.test(r.gain) && /^-?\d+\.\d\d LUFS$/.test(r.lufs)), `gain and loudness in numbers: ${JSON.stringify(wrote.rows)}`);
+  const [loud, quiet] = wrote.rows.map((r) => parseFloat(r.gain));
+  check(quiet - loud > 11 && quiet - loud < 13, `the quieter file gets 12 dB more gain: ${loud} ${quiet}`);
+  check(wrote.albums.length === 1 && /^[+-]\d+\.\d\d dB$/.test(wrote.albums[0].gain), `one album line: ${JSON.stringify(wrote.albums)}`);
+  const albumGain = parseFloat(wrote.albums[0].gain);
+  check(albumGain >= loud && albumGain <= quiet, `the album's gain lies between the files': ${albumGain}`);
+  check(await page.locator('#rg-confirm').isHidden(), 'the question closes once the job is started');
+  check((await page.locator('#detail-line').textContent()).startsWith('2 measured and tagged'), 'the summary says the files were tagged');
+  check((await page.locator(`#jobs li.job[data-id="${id}"] .job-name`).textContent()).includes(`ReplayGain ${g.files[0]} and 1 more (album)`), 'the job is named after its files');
+  check((await page.locator('#jobs-panel').isHidden()), 'the job detail is shown');
+  result.gain = { dry_id: dryId, id, rows: wrote.rows, albums: wrote.albums };
+  await shot(page, 'desktop-gain-detail', true);
+  const violations = await page.evaluate(() => window.__cspViolations);
+  check(violations.length === 0, `no CSP violation: ${violations.join(', ')}`);
+  check(problems.length === 0, `no error in the page: ${problems.join(' | ')}`);
+  await context.close();
+
+  for (const scheme of ['light', 'dark']) {
+    step(`gain: on a phone, ${scheme}`);
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: scheme });
+    await csp(phone);
+    const p = await phone.newPage();
+    const pproblems = [];
+    watch(p, pproblems);
+    await p.goto(cfg.url);
+    await p.locator('#st-events', { hasText: 'live' }).waitFor({ timeout: STEP_MS });
+    await chooseInputs(p, g.folder, g.files);
+    await p.getByRole('button', { name: 'Write tags…' }).tap();
+    await p.locator('#rg-confirm').waitFor({ state: 'visible' });
+    check((await tooWide(p)) <= 0, `the ReplayGain action fits the phone (${await tooWide(p)} px too wide)`);
+    await p.locator('#rg-box').scrollIntoViewIfNeeded();
+    await shot(p, `phone-gain-form-${scheme}`, true);
+    await p.goto(`${cfg.url}#/jobs/${id}`);
+    await p.locator('#gain-rows tr').nth(1).waitFor({ timeout: STEP_MS });
+    check((await tooWide(p)) <= 0, `the gain detail fits the phone (${await tooWide(p)} px too wide)`);
+    const shown = await readGain(p);
+    check(JSON.stringify(shown.rows) === JSON.stringify(wrote.rows), `the phone shows the same table: ${JSON.stringify(shown.rows)}`);
+    await shot(p, `phone-gain-detail-${scheme}`, true);
+    check(pproblems.length === 0, `no error in the page: ${pproblems.join(' | ')}`);
+    await phone.close();
+  }
+}
+
 /** Keeps what the job list and the drive list show while a rip runs. */
 async function recordRip(page) {
   await page.evaluate(() => {
@@ -625,6 +764,7 @@ async function main() {
   try {
     await withoutToken(browser);
     if (cfg.join) await joinTracks(browser);
+    if (cfg.gain) await gainTags(browser);
     if (cfg.drive) await withDrives(browser);
     await withToken(browser);
   } finally {
