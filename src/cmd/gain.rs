@@ -8,11 +8,9 @@ use std::sync::Mutex;
 use aj_core::CancelToken;
 use aj_jobs::gain::Loudness;
 use aj_jobs::{Event, GainSpec, JobSpec, Summary};
-use anyhow::anyhow;
 use serde_json::Value;
 
 use crate::cli::{GainArgs, ServerArgs};
-use crate::client::Client;
 use crate::Outcome;
 
 /// What `aj gain` found for one file (or an album), as `--json` prints it.
@@ -188,26 +186,7 @@ fn run_remote(remote: &ServerArgs, mut spec: GainSpec, json: bool) -> anyhow::Re
         .map(|p| crate::cmd::jobs::absolute(p))
         .collect::<anyhow::Result<Vec<PathBuf>>>()?;
     let true_peak = spec.true_peak;
-    let client = Client::new(remote.server.as_deref(), remote.token_file.as_deref())?;
-    let job = client.submit(&JobSpec::Gain(spec))?;
-    let id = job["id"]
-        .as_i64()
-        .ok_or_else(|| anyhow!("{}: the submitted job has no id", client.base()))?;
-    if !json {
-        eprintln!("job {id} queued on {}", client.base());
-    }
-    let canceller = client.clone();
-    let asked = std::sync::atomic::AtomicBool::new(false);
-    let _ = ctrlc::set_handler(move || {
-        if asked.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            eprintln!("aj: stopped following job {id}; it may still be stopping on the daemon");
-            std::process::exit(130);
-        }
-        eprintln!("aj: interrupted; cancelling job {id} (press Ctrl-C again to stop following)");
-        if let Err(e) = canceller.cancel(id) {
-            eprintln!("aj: {e:#}");
-        }
-    });
+    let (client, id) = crate::cmd::jobs::submit_cancellable(remote, &JobSpec::Gain(spec), json)?;
     let mut results = Results::default();
     let job = crate::cmd::jobs::follow(&client, id, &mut |raw: Value| {
         // An event this version does not know is left out.

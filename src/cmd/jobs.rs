@@ -442,6 +442,21 @@ pub(crate) fn submit_and_follow(
     spec: &aj_jobs::JobSpec,
     json: bool,
 ) -> anyhow::Result<Outcome> {
+    let (client, id) = submit_cancellable(remote, spec, json)?;
+    follow_and_show(&client, id, json)
+}
+
+/// Submits `spec` to the daemon (saying so unless `json`) and makes Ctrl-C
+/// cancel it there (a second one leaves at once). Returns the client and
+/// the job's id, for the caller to follow.
+///
+/// # Errors
+/// The daemon cannot be reached or refuses the job (its message is shown).
+pub(crate) fn submit_cancellable(
+    remote: &ServerArgs,
+    spec: &aj_jobs::JobSpec,
+    json: bool,
+) -> anyhow::Result<(Client, i64)> {
     let client = Client::new(remote.server.as_deref(), remote.token_file.as_deref())?;
     let job = client.submit(spec)?;
     let id = job["id"]
@@ -462,7 +477,7 @@ pub(crate) fn submit_and_follow(
             eprintln!("aj: {e:#}");
         }
     });
-    follow_and_show(&client, id, json)
+    Ok((client, id))
 }
 
 /// `path` made absolute against the current folder (the daemon has

@@ -368,13 +368,12 @@ fn expand(spec: &ConvertSpec, cancel: &CancelToken) -> (Vec<Item>, Option<PlanEr
             break;
         }
         if input.is_dir() {
-            let mut walker = Walker {
-                skip: out_dir.clone(),
-                seen: HashSet::new(),
-                files: Vec::new(),
-                errors: Vec::new(),
+            // Audio files, and cue sheets: they split the images they name.
+            let mut walker = Walker::new(
+                out_dir.clone(),
+                |p| has_extension(p, AUDIO_EXTENSIONS) || cuesplit::is_cue(p),
                 cancel,
-            };
+            );
             if let Err(e) = walker.walk(input) {
                 entries.push(Err((input.clone(), format!("cannot read folder: {e}"))));
             } else if walker.files.is_empty() && walker.errors.is_empty() {
@@ -693,19 +692,45 @@ fn looks_lossless(p: &Path) -> bool {
     })
 }
 
-/// A recursive folder search that cannot loop.
-struct Walker<'a> {
-    /// The output folder: never searched for inputs.
-    skip: Option<PathBuf>,
-    /// Folders already read, by their real path.
-    seen: HashSet<PathBuf>,
-    files: Vec<PathBuf>,
-    errors: Vec<(PathBuf, String)>,
-    cancel: &'a CancelToken,
+/// Whether `path`'s extension is one of `extensions` (lower case), in any
+/// case.
+pub(crate) fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension()
+        .is_some_and(|e| extensions.contains(&e.to_string_lossy().to_ascii_lowercase().as_str()))
 }
 
-impl Walker<'_> {
-    fn walk(&mut self, dir: &Path) -> std::io::Result<()> {
+/// A recursive folder search that cannot loop: files `accept` takes, in
+/// name order, hidden entries passed over; an unreadable sub-folder is an
+/// error of its own, not of the whole search.
+pub(crate) struct Walker<'a> {
+    /// A folder never searched (the output folder of a conversion).
+    pub(crate) skip: Option<PathBuf>,
+    /// Which files are kept.
+    pub(crate) accept: fn(&Path) -> bool,
+    /// Folders already read, by their real path.
+    pub(crate) seen: HashSet<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) errors: Vec<(PathBuf, String)>,
+    pub(crate) cancel: &'a CancelToken,
+}
+
+impl<'a> Walker<'a> {
+    pub(crate) fn new(
+        skip: Option<PathBuf>,
+        accept: fn(&Path) -> bool,
+        cancel: &'a CancelToken,
+    ) -> Self {
+        Walker {
+            skip,
+            accept,
+            seen: HashSet::new(),
+            files: Vec::new(),
+            errors: Vec::new(),
+            cancel,
+        }
+    }
+
+    pub(crate) fn walk(&mut self, dir: &Path) -> std::io::Result<()> {
         let real = dir.canonicalize()?;
         if self.skip.as_ref() == Some(&real) || !self.seen.insert(real) {
             return Ok(());
@@ -730,11 +755,7 @@ impl Walker<'_> {
                 if let Err(e) = self.walk(&p) {
                     self.errors.push((p, format!("cannot read folder: {e}")));
                 }
-            } else if p.extension().is_some_and(|e| {
-                AUDIO_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-            }) || cuesplit::is_cue(&p)
-            {
-                // Cue sheets too: they split the images they name.
+            } else if (self.accept)(&p) {
                 self.files.push(p);
             }
         }

@@ -465,10 +465,7 @@ impl CueTrackItem {
 }
 
 fn is_audio_ext(p: &Path) -> bool {
-    p.extension().is_some_and(|e| {
-        crate::convert::AUDIO_EXTENSIONS
-            .contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-    })
+    crate::convert::has_extension(p, crate::convert::AUDIO_EXTENSIONS)
 }
 
 /// True for a `.cue` file name.

@@ -24,6 +24,7 @@ use aj_codec::Format;
 use aj_core::CancelToken;
 use aj_dsp::loudness::{LoudnessMeter, Measurement, PeakMode, ReplayGain};
 
+use crate::convert::{has_extension, Walker};
 use crate::engine::{lossy_path, Event, Summary};
 use crate::replaygain::{self, Album};
 
@@ -169,12 +170,7 @@ pub fn plan(spec: &GainSpec, cancel: &CancelToken) -> Plan {
             break;
         }
         if input.is_dir() {
-            let mut walker = Walker {
-                seen: HashSet::new(),
-                files: Vec::new(),
-                errors: Vec::new(),
-                cancel,
-            };
+            let mut walker = Walker::new(None, |p| has_extension(p, TAGGABLE_EXTENSIONS), cancel);
             if let Err(e) = walker.walk(input) {
                 walker
                     .errors
@@ -199,51 +195,6 @@ pub fn plan(spec: &GainSpec, cancel: &CancelToken) -> Plan {
         .map(|(i, (p, e))| (first + i, p, e))
         .collect();
     plan
-}
-
-/// A recursive folder search that cannot loop.
-struct Walker<'a> {
-    /// Folders already read, by their real path.
-    seen: HashSet<PathBuf>,
-    files: Vec<PathBuf>,
-    errors: Vec<(PathBuf, String)>,
-    cancel: &'a CancelToken,
-}
-
-impl Walker<'_> {
-    fn walk(&mut self, dir: &Path) -> std::io::Result<()> {
-        let real = dir.canonicalize()?;
-        if !self.seen.insert(real) {
-            return Ok(());
-        }
-        let mut entries: Vec<_> = std::fs::read_dir(dir)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if self.cancel.is_cancelled() {
-                break;
-            }
-            let hidden = p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if p.is_dir() {
-                // An unreadable sub-folder fails alone.
-                if let Err(e) = self.walk(&p) {
-                    self.errors.push((p, format!("cannot read folder: {e}")));
-                }
-            } else if p.extension().is_some_and(|e| {
-                TAGGABLE_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-            }) {
-                self.files.push(p);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A file measured.

@@ -301,10 +301,7 @@ fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, JoinError> {
                         && !p
                             .file_name()
                             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                        && p.extension().is_some_and(|e| {
-                            AUDIO_EXTENSIONS
-                                .contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-                        })
+                        && convert::has_extension(p, AUDIO_EXTENSIONS)
                 })
                 .collect();
             if files.is_empty() {

@@ -2344,10 +2344,7 @@ impl Walker<'_> {
                 }
                 continue;
             }
-            let audio = p.extension().is_some_and(|e| {
-                convert::AUDIO_EXTENSIONS
-                    .contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
-            });
+            let audio = convert::has_extension(&p, convert::AUDIO_EXTENSIONS);
             let cover = is_cover(&name);
             let cue = cuesplit::is_cue(&p);
             if !audio && !cover && !cue {
